@@ -1,0 +1,49 @@
+# musicprism: the two commands of the quick start are `make serve` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= data
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: install sysdeps serve test test-fast lint bench clean
+
+# The virtual environment is rebuilt when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed sysdeps
+
+# FluidSynth and the FluidR3 GM soundfont render the benchmark corpus (model/data/).
+sysdeps:
+	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+		echo "installing fluidsynth and fluid-soundfont-gm"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null; \
+	fi
+
+# Installs, makes sure a trained model and the demo catalogue are there, serves on SQLite.
+serve: install
+	$(VENV)/bin/musicprism demo --data-dir $(DATA_DIR)
+	$(VENV)/bin/musicprism serve --data-dir $(DATA_DIR)
+
+# The whole suite, slow end-to-end tests included, against SQLite and the real PostgreSQL.
+test: install
+	MUSICPRISM_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	MUSICPRISM_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check service model index tests benchmarks
+	$(VENV)/bin/mypy service index
+
+bench: install
+	$(PY) -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,92 @@
+"""One settings class, read once. Every field is documented in README.md (Configuration).
+
+Environment variables use the prefix ``MUSICPRISM_`` (``MUSICPRISM_DATA_DIR`` ...), except
+``DATABASE_URL``, the name every deployment tool already uses.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_KEYS = {"changethis", "changeme", "secret", "password"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MUSICPRISM_", extra="forbid", frozen=True)
+
+    environment: str = Field("development", description="development | production")
+    data_dir: Path = Field(Path("data"), description="Indexes, ingested copies, SQLite file.")
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "MUSICPRISM_DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/musicprism.db",
+    )
+    model_path: Path | None = Field(
+        None, description="Checkpoint file; default: the shipped model (model/weights/)."
+    )
+    api_key: str | None = Field(
+        None, description="Key for write routes (X-API-Key header). Unset: writes refused."
+    )
+    index_factory: str = Field(
+        "IDMap2,Flat", description="FAISS factory string for every index (inner product)."
+    )
+    max_upload_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Upload size limit.")
+    max_audio_seconds: float = Field(
+        1800.0, gt=0, description="Longest decoded audio accepted (ingest and queries)."
+    )
+    min_audio_seconds: float = Field(1.0, gt=0, description="Shortest audio accepted.")
+    max_k: int = Field(100, gt=0, le=10_000, description="Largest k a query may ask for.")
+    torch_threads: int = Field(1, ge=1, description="torch intra-op threads per worker.")
+    faiss_threads: int = Field(1, ge=1, description="FAISS OpenMP threads per worker.")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
+    ingest_root: Path | None = Field(
+        None, description="Only folders under this root may be ingested by path."
+    )
+    log_level: str = Field("info", description="debug | info | warning | error")
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: str) -> str:
+        if v not in {"development", "production", "test"}:
+            raise ValueError(f"environment must be development, production or test, got '{v}'")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        if v.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError(f"log_level must be debug, info, warning or error, got '{v}'")
+        return v.lower()
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Settings:
+        if self.environment == "production":
+            if not self.api_key or self.api_key.lower() in INSECURE_KEYS:
+                raise ValueError("MUSICPRISM_API_KEY must be set to a real secret in production")
+            if len(self.api_key) < 16:
+                raise ValueError("MUSICPRISM_API_KEY must be at least 16 characters in production")
+        if self.min_audio_seconds >= self.max_audio_seconds:
+            raise ValueError("min_audio_seconds must be below max_audio_seconds")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'musicprism.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()
