@@ -1,0 +1,136 @@
+"""Self-describing checkpoints (DESIGN.md "The embedding contract", STYLE.md rule 7).
+
+A checkpoint file holds the encoder config, the concept schema (concept -> tags, facet
+slices), the weights (tag proxies and calibration included), a training data card, metrics
+and the code version. Loading needs nothing else and is ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model.config import EncoderConfig
+from model.encoder import Encoder
+from model.schema import ConceptSchema
+
+FORMAT = "musicprism-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file that is not a musicprism checkpoint, or one from an incompatible format."""
+
+
+@dataclass
+class LoadedModel:
+    """An encoder in eval mode plus everything its checkpoint says about itself."""
+
+    encoder: Encoder
+    name: str
+    sha256: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> ConceptSchema:
+        return self.encoder.schema
+
+    @property
+    def config(self) -> EncoderConfig:
+        return self.encoder.cfg
+
+    @property
+    def version(self) -> str:
+        """A stable name for the model version: ``<name>-<first 12 hex of sha256>``."""
+        return f"{self.name}-{self.sha256[:12]}"
+
+
+def code_version() -> str:
+    try:
+        return metadata.version("musicprism")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def save_checkpoint(
+    path: str | Path,
+    encoder: Encoder,
+    *,
+    name: str,
+    data_card: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``encoder`` and its description to ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "code_version": code_version(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "encoder_config": encoder.cfg.to_dict(),
+        "schema": encoder.schema.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
+        "data_card": data_card or {},
+        "metrics": metrics or {},
+        "training": training or {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedModel:
+    """Rebuild the encoder from a checkpoint file alone.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: not a musicprism checkpoint, or an unsupported format version.
+    """
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises several types for a file that is not a checkpoint
+        raise CheckpointError(f"{path.name} is not a readable checkpoint: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name} is not a musicprism checkpoint")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path.name} has format version {payload.get('format_version')}, "
+            f"this code reads {FORMAT_VERSION}"
+        )
+    cfg = EncoderConfig.from_dict(payload["encoder_config"])
+    schema = ConceptSchema.from_dict(payload["schema"])
+    encoder = Encoder(cfg, schema)
+    encoder.load_state_dict(payload["state_dict"], strict=True)
+    encoder.eval()
+    info = {k: v for k, v in payload.items() if k != "state_dict"}
+    return LoadedModel(encoder=encoder, name=str(payload["name"]), sha256=file_sha256(path), info=info)

@@ -1,0 +1,44 @@
+"""Dependencies handed to routes: everything comes from ``app.state`` (built in the lifespan),
+so tests can swap any of it with ``app.dependency_overrides``."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from service.catalog import Catalog
+from service.errors import NotReady
+from service.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_catalog(request: Request) -> Catalog:
+    catalog = getattr(request.app.state, "catalog", None)
+    if catalog is None:
+        raise NotReady("the catalogue is still loading")
+    return catalog
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+def require_api_key(
+    settings: SettingsDep,
+    x_api_key: Annotated[str | None, Header(description="API key for write routes.")] = None,
+) -> None:
+    """401 without a key, 403 with a wrong one; compared in constant time."""
+    if not settings.api_key:
+        raise HTTPException(403, "writes are disabled: the server has no API key configured")
+    if not x_api_key:
+        raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
+    if not hmac.compare_digest(x_api_key.encode(), settings.api_key.encode()):
+        raise HTTPException(403, "invalid API key")
+
+
+WriteAccess = Depends(require_api_key)

@@ -1,0 +1,62 @@
+"""Small helpers shared by the routes: k checks and ORM -> response conversion."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+
+from service.catalog import Catalog, Hit
+from service.models import Track
+from service.schemas import SimilarResult, TagScore, TrackPublic, TrackSummary
+from service.settings import Settings
+
+ERRORS = {
+    401: {"description": "Missing API key"},
+    403: {"description": "Wrong API key"},
+    404: {"description": "Unknown track id"},
+    413: {"description": "Upload or decoded audio too large"},
+    415: {"description": "Not decodable audio"},
+    422: {"description": "Invalid parameter: unknown facet or tag, bad weights, k out of range"},
+    503: {"description": "Not ready yet"},
+}
+
+
+def check_k(k: int, settings: Settings) -> int:
+    if not 1 <= k <= settings.max_k:
+        raise HTTPException(422, f"k must be between 1 and {settings.max_k}, got {k}")
+    return k
+
+
+def summary(track: Track) -> TrackSummary:
+    return TrackSummary(
+        id=track.id,
+        external_id=track.external_id,
+        title=track.title,
+        artist=track.artist,
+        album=track.album,
+        duration=track.duration,
+    )
+
+
+def public(track: Track, tags: dict[str, list[tuple[str, float]]]) -> TrackPublic:
+    return TrackPublic(
+        **summary(track).model_dump(),
+        source=track.source,
+        content_hash=track.content_hash,
+        created=track.created,
+        tags={c: [TagScore(tag=t, score=round(s, 6)) for t, s in pairs] for c, pairs in tags.items()},
+    )
+
+
+def results(hits: list[Hit]) -> list[SimilarResult]:
+    return [SimilarResult(track=summary(h.track), score=h.score, facets=h.facets) for h in hits]
+
+
+def predicted_tags(catalog: Catalog, probs, per_concept: int = 3) -> dict[str, list[TagScore]]:
+    """The most probable tags of each concept from a (T,) probability vector."""
+    out: dict[str, list[TagScore]] = {}
+    for concept, tags in catalog.schema.concepts.items():
+        scored = sorted(
+            ((t, float(probs[catalog.schema.tag_index(t)])) for t in tags), key=lambda kv: -kv[1]
+        )
+        out[concept] = [TagScore(tag=t, score=round(s, 6)) for t, s in scored[:per_concept]]
+    return out

@@ -1,0 +1,31 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from service.schemas import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process is alive."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+def readyz(request: Request) -> Readiness | JSONResponse:
+    """Model, store and indexes are loaded."""
+    catalog = getattr(request.app.state, "catalog", None)
+    if catalog is None:
+        body = Readiness(status="loading")
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Readiness(
+        status="ready",
+        model=catalog.model.version,
+        tracks=catalog.count(),
+        index={"factory": catalog.index_factory, **{f: catalog.count() for f in catalog.schema.facet_names}},
+    )

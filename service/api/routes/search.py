@@ -1,0 +1,75 @@
+"""Tag search and the vocabulary."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from service.api.deps import CatalogDep, SettingsDep
+from service.api.routes.common import ERRORS, check_k, summary
+from service.schemas import (
+    FacetInfo,
+    FacetsResponse,
+    SearchResponse,
+    SearchResult,
+    TagInfo,
+    TagsResponse,
+)
+
+router = APIRouter(tags=["search"], responses=ERRORS)
+
+
+@router.get("/search", response_model=SearchResponse)
+def search(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    tag: Annotated[list[str] | None, Query(description="Tag to rank by; repeat to combine")] = None,
+    k: int = 10,
+    exclude_artist: Annotated[str | None, Query(max_length=500)] = None,
+) -> SearchResponse:
+    """Tracks ranked by one or more tags (nearest to the tags' proxies in their facets)."""
+    check_k(k, settings)
+    tags = list(dict.fromkeys(tag or []))
+    if not tags:
+        raise HTTPException(422, "give at least one tag, e.g. /search?tag=jazz (see GET /tags)")
+    hits = catalog.search_tags(tags, k=k, exclude_artist=exclude_artist)
+    scores = catalog.tag_scores([h.track.id for h in hits], tags)
+    return SearchResponse(
+        tags=tags,
+        k=k,
+        results=[
+            SearchResult(track=summary(h.track), score=h.score, tag_scores=scores.get(h.track.id, {}))
+            for h in hits
+        ],
+    )
+
+
+@router.get("/tags", response_model=TagsResponse)
+def tags(catalog: CatalogDep) -> TagsResponse:
+    """Every tag the model predicts, with its concept and facet."""
+    schema = catalog.schema
+    return TagsResponse(
+        tags=[
+            TagInfo(name=t, concept=c, facet=schema.facet_of_concept(c).name)
+            for c, ts in schema.concepts.items()
+            for t in ts
+        ]
+    )
+
+
+@router.get("/facets", response_model=FacetsResponse)
+def facets(catalog: CatalogDep) -> FacetsResponse:
+    """The facets of the embedding, usable in `facet=`."""
+    schema = catalog.schema
+    return FacetsResponse(
+        disentangled=schema.disentangled,
+        facets=[
+            FacetInfo(
+                name=f.name,
+                dim=f.dim,
+                concepts=[c for c in schema.concepts if schema.facet_of_concept(c).name == f.name],
+            )
+            for f in schema.facets
+        ],
+    )

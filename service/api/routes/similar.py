@@ -1,0 +1,65 @@
+"""Similarity: by uploaded clip, or by catalogue track, in any facet mix."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from service.api.deps import CatalogDep, SettingsDep
+from service.api.routes.common import ERRORS, check_k, predicted_tags, results
+from service.schemas import QueryInfo, SimilarResponse
+
+router = APIRouter(tags=["similarity"], responses=ERRORS)
+
+FACET_HELP = "A facet ('mood') or a weighted mix ('mood:0.7,genre:0.3'); default: all facets."
+
+
+@router.post("/similar", response_model=SimilarResponse)
+def similar_to_clip(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="Query audio clip")],
+    start: Annotated[float, Form(ge=0, le=86_400)] = 0.0,
+    duration: Annotated[float | None, Form(gt=0, le=86_400)] = None,
+    facet: Annotated[str | None, Form(max_length=500, description=FACET_HELP)] = None,
+    k: Annotated[int, Form()] = 10,
+    exclude_artist: Annotated[str | None, Form(max_length=500)] = None,
+    tag: Annotated[list[str] | None, Form(description="Only tracks predicted with this tag")] = None,
+) -> SimilarResponse:
+    """Catalogue tracks that sound like the uploaded clip (optionally a part of it)."""
+    check_k(k, settings)
+    data = file.file.read()
+    emb, seconds = catalog.embed_audio(data, start=start, duration=duration)
+    weights, hits = catalog.similar(
+        emb.vector, k=k, facet=facet, exclude_artist=exclude_artist, tag_filter=tag or ()
+    )
+    query = QueryInfo(duration=round(seconds, 3), tags=predicted_tags(catalog, emb.tag_probs))
+    return SimilarResponse(facet_weights=weights, k=k, query=query, results=results(hits))
+
+
+@router.get("/similar/{track_id}", response_model=SimilarResponse)
+def similar_to_track(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    track_id: int,
+    facet: Annotated[str | None, Query(max_length=500, description=FACET_HELP)] = None,
+    k: int = 10,
+    exclude_artist: Annotated[str | None, Query(max_length=500)] = None,
+    tag: Annotated[list[str] | None, Query(description="Only tracks predicted with this tag")] = None,
+    exclude: Annotated[list[int] | None, Query(description="Track ids to leave out")] = None,
+) -> SimilarResponse:
+    """Tracks like this one, in one facet or a weighted mix; the track itself is excluded."""
+    check_k(k, settings)
+    vector = catalog.vector_of(track_id)
+    weights, hits = catalog.similar(
+        vector,
+        k=k,
+        facet=facet,
+        exclude_ids=[track_id, *(exclude or [])],
+        exclude_artist=exclude_artist,
+        tag_filter=tag or (),
+    )
+    return SimilarResponse(
+        facet_weights=weights, k=k, query=QueryInfo(track_id=track_id), results=results(hits)
+    )

@@ -1,0 +1,62 @@
+"""Ingest, read and delete catalogue tracks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from service.api.deps import CatalogDep, WriteAccess
+from service.api.routes.common import ERRORS, public, summary
+from service.catalog import TrackMeta
+from service.schemas import IngestResult, TrackList, TrackPublic
+
+router = APIRouter(tags=["tracks"], responses=ERRORS)
+
+MetaField = Annotated[str | None, Form(max_length=500)]
+
+
+@router.post("/tracks", response_model=IngestResult, status_code=201, dependencies=[WriteAccess])
+def ingest_track(
+    catalog: CatalogDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="Audio file (wav, flac, ogg, opus, mp3, m4a...)")],
+    title: MetaField = None,
+    artist: MetaField = None,
+    album: MetaField = None,
+    external_id: MetaField = None,
+) -> IngestResult:
+    """Add a track; the same audio uploaded twice returns the existing track (200)."""
+    data = file.file.read()
+    meta = TrackMeta(title=title, artist=artist, album=album, external_id=external_id,
+                     source=file.filename)
+    outcome = catalog.ingest(data, meta)
+    if not outcome.created:
+        response.status_code = 200
+    track, tags = catalog.get_track(outcome.track.id)
+    return IngestResult(created=outcome.created, track=public(track, tags))
+
+
+@router.get("/tracks", response_model=TrackList)
+def list_tracks(
+    catalog: CatalogDep,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> TrackList:
+    """Catalogue tracks in id order."""
+    total, tracks = catalog.list_tracks(offset=offset, limit=limit)
+    return TrackList(total=total, offset=offset, tracks=[summary(t) for t in tracks])
+
+
+@router.get("/tracks/{track_id}", response_model=TrackPublic)
+def get_track(catalog: CatalogDep, track_id: int) -> TrackPublic:
+    """A track's metadata and predicted tags by concept."""
+    track, tags = catalog.get_track(track_id)
+    return public(track, tags)
+
+
+@router.delete("/tracks/{track_id}", status_code=204, dependencies=[WriteAccess])
+def delete_track(catalog: CatalogDep, track_id: int) -> Response:
+    """Remove a track from the store and every index."""
+    catalog.delete(track_id)
+    return Response(status_code=204)

@@ -1,0 +1,95 @@
+"""The FastAPI application: ``create_app(settings)`` and its lifespan (STYLE.md rules 2, 11).
+
+The lifespan loads the checkpoint, opens the store (which must already be migrated: Alembic
+runs as a prestart step, never ``create_all`` here), and loads or rebuilds the indexes. All of
+it lives on ``app.state`` and reaches routes through service/api/deps.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import faiss
+import torch
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from model.checkpoint import load_checkpoint
+from service.api.errors import install_error_handlers
+from service.api.limits import BodySizeLimit
+from service.api.routes import health, search, similar, tracks
+from service.catalog import Catalog
+from service.db import assert_at_head, make_engine, make_session_factory
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "model" / "weights" / "musicprism-default.pt"
+
+
+def resolve_model_path(settings: Settings) -> Path:
+    return settings.model_path or DEFAULT_MODEL
+
+
+def build_catalog(settings: Settings) -> Catalog:
+    """Everything the lifespan loads; also used by the command line."""
+    torch.set_num_threads(settings.torch_threads)
+    faiss.omp_set_num_threads(settings.faiss_threads)
+    model = load_checkpoint(resolve_model_path(settings))
+    engine = make_engine(settings.resolved_database_url)
+    assert_at_head(engine)
+    catalog = Catalog(
+        model=model,
+        sessions=make_session_factory(engine),
+        index_dir=settings.index_dir,
+        index_factory=settings.index_factory,
+        max_audio_seconds=settings.max_audio_seconds,
+        min_audio_seconds=settings.min_audio_seconds,
+    )
+    return catalog
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    owned = getattr(app.state, "catalog", None) is None
+    if owned:
+        catalog = await run_in_threadpool(build_catalog, settings)
+        await run_in_threadpool(catalog.open_indexes)
+        app.state.catalog = catalog
+    log.info("ready: model %s, %d tracks", app.state.catalog.model.version, app.state.catalog.count())
+    try:
+        yield
+    finally:
+        catalog = app.state.catalog
+        await run_in_threadpool(catalog.save_snapshot)
+        if owned:
+            catalog.close()
+            app.state.catalog = None
+
+
+def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI:
+    """Build the app. Pass ``catalog`` to serve an already-built one (tests, the CLI)."""
+    app = FastAPI(
+        title="musicprism",
+        version="0.1.0",
+        summary="Music similarity and tagging with per-facet explanations.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog
+    install_error_handlers(app)
+    for module in (health, tracks, similar, search):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory`` (several workers): settings from the environment."""
+    from service.settings import get_settings
+
+    return create_app(get_settings())

@@ -1,0 +1,372 @@
+"""The catalogue: one object that ties the model, the SQL store and the indexes together.
+
+Routes and the command line call it; it owns the consistency rules:
+- the store is the source of truth: a track is committed to the store (row, vectors, tag
+  scores and an index event in one transaction) before it reaches the indexes;
+- the indexes are derived: on start-up they are loaded from a snapshot that records the store
+  event it reflects, then caught up by replaying later events (or rebuilt from the store);
+- queries first catch up with events written by other processes (other workers, the CLI).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from index.errors import IndexSchemaMismatch
+from index.facet_set import FacetIndexSet
+from model import audio
+from model.checkpoint import LoadedModel
+from model.embed import Embedder, TrackEmbedding
+from model.facets import facet_cosines, parse_weights
+from service import store
+from service.errors import TrackNotFound, UnknownTag
+from service.models import Track
+
+log = logging.getLogger(__name__)
+
+TAG_FILTER_THRESHOLD = 0.5
+
+
+@dataclass
+class TrackMeta:
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    external_id: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class Hit:
+    track: Track
+    score: float
+    facets: dict[str, float]
+
+
+@dataclass
+class IngestOutcome:
+    track: Track
+    created: bool
+
+
+class Catalog:
+    """Model + store + indexes, safe to call from several threads.
+
+    Args:
+        model: the loaded checkpoint that embeds audio and defines the facets.
+        sessions: a SQLAlchemy session factory bound to the store.
+        index_dir: where index snapshots live.
+        index_factory: FAISS factory string for every index.
+        max_audio_seconds, min_audio_seconds: decoded-duration limits.
+        sync_interval: seconds between checks for store events written by other processes.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: LoadedModel,
+        sessions: sessionmaker[Session],
+        index_dir: Path,
+        index_factory: str = "IDMap2,Flat",
+        max_audio_seconds: float = 1800.0,
+        min_audio_seconds: float = 1.0,
+        sync_interval: float = 1.0,
+    ) -> None:
+        self.model = model
+        self.schema = model.schema
+        self.embedder = Embedder(model)
+        self.sessions = sessions
+        self.index_dir = Path(index_dir)
+        self.index_factory = index_factory
+        self.max_audio_seconds = max_audio_seconds
+        self.min_audio_seconds = min_audio_seconds
+        self.sync_interval = sync_interval
+        self._lock = threading.RLock()
+        self._applied_seq = 0
+        self._last_sync = 0.0
+        with self.sessions() as session:
+            mv = store.get_or_create_model_version(
+                session,
+                name=model.version,
+                sha256=model.sha256,
+                dim=self.schema.dim,
+                schema=self.schema.to_dict(),
+            )
+            session.commit()
+            self.model_version_id = mv.id
+        self.index = FacetIndexSet(self.schema, index_factory)
+
+    # --- index life cycle -----------------------------------------------------------------
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.index_dir / self.model.version
+
+    def open_indexes(self, *, mmap: bool = False) -> str:
+        """Load the snapshot and catch up, or rebuild from the store. Returns what was done."""
+        with self._lock:
+            how = "rebuilt"
+            try:
+                loaded = FacetIndexSet.load(self.snapshot_dir, mmap=mmap)
+                state = loaded.state
+                if state.get("model_version") == self.model.version:
+                    self.index, self._applied_seq, how = loaded, int(state["seq"]), "loaded"
+            except FileNotFoundError:
+                pass
+            except IndexSchemaMismatch as exc:
+                log.warning("index snapshot does not fit the model (%s): rebuilding", exc)
+            if how == "rebuilt":
+                self.rebuild()
+            else:
+                replayed = self.sync(force=True)
+                how = f"loaded, {replayed} events replayed"
+            log.info("indexes %s: %d tracks", how, len(self.index))
+            return how
+
+    def rebuild(self) -> int:
+        """Rebuild every index from the vectors in the store; save a snapshot."""
+        with self._lock, self.sessions() as session:
+            seq = store.latest_seq(session)
+            ids, vectors = store.all_embeddings(session, model_version_id=self.model_version_id)
+            index = FacetIndexSet(self.schema, self.index_factory)
+            if len(ids):
+                index.add(ids, vectors)
+            self.index, self._applied_seq = index, seq
+            self.save_snapshot()
+            return len(ids)
+
+    def save_snapshot(self) -> None:
+        with self._lock:
+            self.index.save(
+                self.snapshot_dir, state={"model_version": self.model.version, "seq": self._applied_seq}
+            )
+
+    def sync(self, *, force: bool = False) -> int:
+        """Apply store events newer than the indexes (written by other processes)."""
+        now = time.monotonic()
+        if not force and now - self._last_sync < self.sync_interval:
+            return 0
+        with self._lock, self.sessions() as session:
+            self._last_sync = now
+            events = store.events_since(session, self._applied_seq)
+            if not events:
+                return 0
+            added = [e.track_id for e in events if e.op == "add"]
+            removed = {e.track_id for e in events if e.op == "remove"}
+            live = [t for t in dict.fromkeys(added) if t not in removed]
+            if removed:
+                self.index.remove(np.fromiter(removed, dtype=np.int64))
+            if live:
+                ids, vectors = store.embeddings_for(
+                    session, track_ids=live, model_version_id=self.model_version_id
+                )
+                if len(ids):
+                    self.index.add(ids, vectors)
+            self._applied_seq = events[-1].seq
+            return len(events)
+
+    # --- writes ---------------------------------------------------------------------------
+    def embed_audio(
+        self, source: bytes | str | Path, *, start: float = 0.0, duration: float | None = None
+    ) -> tuple[TrackEmbedding, float]:
+        decoded = audio.decode(
+            source,
+            sample_rate=self.embedder.sample_rate,
+            max_seconds=self.max_audio_seconds,
+            min_seconds=self.min_audio_seconds,
+            start=start,
+            duration=duration,
+        )
+        return self.embedder.embed(decoded.samples), decoded.duration
+
+    def ingest(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
+        """Decode, embed, store and index one track; the same audio twice gives one track."""
+        content_hash = audio.sha256_of(source)
+        with self.sessions() as session:
+            existing = store.find_track_by_hash(session, content_hash=content_hash)
+            if existing is not None:
+                return IngestOutcome(track=existing, created=False)
+        emb, duration = self.embed_audio(source)
+        tag_scores = dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs)))
+        with self._lock, self.sessions() as session:
+            track, created = store.create_track(
+                session,
+                content_hash=content_hash,
+                title=meta.title,
+                artist=meta.artist,
+                album=meta.album,
+                external_id=meta.external_id,
+                source=meta.source,
+                duration=duration,
+                model_version_id=self.model_version_id,
+                vector=emb.vector,
+                windows=emb.windows,
+                window_seconds=emb.window_seconds,
+                tag_scores=tag_scores,
+                tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
+            )
+            session.commit()
+            if created:
+                self.index.add(np.array([track.id], dtype=np.int64), emb.vector[None, :])
+                self._applied_seq = max(self._applied_seq, store.latest_seq(session))
+            return IngestOutcome(track=track, created=created)
+
+    def delete(self, track_id: int) -> None:
+        with self._lock, self.sessions() as session:
+            store.delete_track(session, track_id=track_id)
+            session.commit()
+            self.index.remove(np.array([track_id], dtype=np.int64))
+
+    # --- reads ----------------------------------------------------------------------------
+    def get_track(self, track_id: int) -> tuple[Track, dict[str, list[tuple[str, float]]]]:
+        with self.sessions() as session:
+            track = store.get_track(session, track_id=track_id)
+            return track, store.tag_scores_by_concept(
+                session, track_id=track_id, model_version_id=self.model_version_id
+            )
+
+    def vector_of(self, track_id: int) -> np.ndarray:
+        self.sync()
+        if track_id not in self.index:
+            with self.sessions() as session:
+                store.get_track(session, track_id=track_id)  # raises TrackNotFound
+            raise TrackNotFound(track_id)
+        return self.index.get(track_id)
+
+    def similar(
+        self,
+        query: np.ndarray,
+        *,
+        k: int,
+        facet: str | None = None,
+        exclude_ids: Iterable[int] = (),
+        exclude_artist: str | None = None,
+        tag_filter: Iterable[str] = (),
+    ) -> tuple[dict[str, float], list[Hit]]:
+        """Tracks nearest to a full-space query vector under a facet mix, with explanations."""
+        weights = parse_weights(facet, self.schema)
+        self.sync()
+        with self.sessions() as session:
+            allow, exclude = self._filters(session, exclude_ids, exclude_artist, tag_filter)
+            with self._lock:
+                if allow is not None and not allow:
+                    return weights, []
+                D, I = self.index.search(
+                    query[None, :].astype(np.float32),
+                    k,
+                    weights=weights,
+                    allow_ids=allow,
+                    exclude_ids=exclude,
+                )
+                ids = [int(i) for i in I[0] if i >= 0]
+                vectors = np.stack([self.index.get(i) for i in ids]) if ids else None
+            hits = self._hits(session, ids, D[0][: len(ids)], query, vectors)
+        return weights, hits
+
+    def search_tags(self, tags: list[str], *, k: int, exclude_artist: str | None = None) -> list[Hit]:
+        """Tracks ranked by the mean cosine between their facets and the tags' proxies."""
+        unknown = [t for t in tags if t not in self.schema.tags]
+        if unknown:
+            raise UnknownTag(unknown[0], self.schema.tags)
+        query, weights = self._tag_query(tags)
+        self.sync()
+        with self.sessions() as session:
+            _, exclude = self._filters(session, (), exclude_artist, ())
+            with self._lock:
+                D, I = self.index.search(query[None, :], k, weights=weights, exclude_ids=exclude)
+                ids = [int(i) for i in I[0] if i >= 0]
+                vectors = np.stack([self.index.get(i) for i in ids]) if ids else None
+            return self._hits(session, ids, D[0][: len(ids)], query, vectors)
+
+    def tag_scores(self, track_ids: list[int], tags: list[str]) -> dict[int, dict[str, float]]:
+        with self.sessions() as session:
+            return store.tag_scores_for(
+                session, track_ids=track_ids, tags=tags, model_version_id=self.model_version_id
+            )
+
+    def count(self) -> int:
+        return len(self.index)
+
+    def list_tracks(self, *, offset: int, limit: int) -> tuple[int, list[Track]]:
+        with self.sessions() as session:
+            return store.count_tracks(session), store.list_tracks(session, offset=offset, limit=limit)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        bind = self.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+
+    # --- helpers --------------------------------------------------------------------------
+    def _tag_query(self, tags: list[str]) -> tuple[np.ndarray, dict[str, float]]:
+        """Full-space query whose facet slices hold the mean proxy of the tags in that facet,
+        with facet weights n_f / n: <q_w, x> = mean over tags of cos(x_facet(t), p_t)."""
+        proxies = self.model.encoder.head.proxy_vectors().numpy()
+        k = len(self.schema.facets)
+        query = np.zeros(self.schema.dim, dtype=np.float32)
+        counts: dict[str, int] = {}
+        for tag in dict.fromkeys(tags):
+            f = self.schema.facet_of_concept(self.schema.concept_of_tag(tag))
+            query[f.slice] += proxies[self.schema.tag_index(tag)]
+            counts[f.name] = counts.get(f.name, 0) + 1
+        n = sum(counts.values())
+        for name, c in counts.items():
+            query[self.schema.facet(name).slice] /= c * np.sqrt(k)
+        return query, {name: c / n for name, c in counts.items()}
+
+    def _filters(
+        self,
+        session: Session,
+        exclude_ids: Iterable[int],
+        exclude_artist: str | None,
+        tag_filter: Iterable[str],
+    ) -> tuple[set[int] | None, set[int]]:
+        exclude = {int(i) for i in exclude_ids}
+        if exclude_artist:
+            exclude |= set(store.track_ids_by_artist(session, artist=exclude_artist))
+        allow: set[int] | None = None
+        for tag in tag_filter:
+            if tag not in self.schema.tags:
+                raise UnknownTag(tag, self.schema.tags)
+            ids = set(
+                store.track_ids_with_tag(
+                    session,
+                    tag=tag,
+                    min_score=TAG_FILTER_THRESHOLD,
+                    model_version_id=self.model_version_id,
+                )
+            )
+            allow = ids if allow is None else allow & ids
+        if allow is not None:
+            allow -= exclude
+        return allow, exclude
+
+    def _hits(
+        self,
+        session: Session,
+        ids: list[int],
+        scores: np.ndarray,
+        query: np.ndarray,
+        vectors: np.ndarray | None,
+    ) -> list[Hit]:
+        if not ids or vectors is None:
+            return []
+        tracks = store.tracks_by_ids(session, track_ids=ids)
+        cos = facet_cosines(query, vectors, self.schema)
+        names = self.schema.facet_names
+        hits = []
+        for row, (tid, score) in enumerate(zip(ids, scores)):
+            track = tracks.get(tid)
+            if track is None:  # deleted by another process since the index last synced
+                continue
+            facets = {n: round(float(c), 6) for n, c in zip(names, cos[row])}
+            hits.append(Hit(track=track, score=round(float(score), 6), facets=facets))
+        return hits
+

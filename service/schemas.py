@@ -1,0 +1,110 @@
+"""Response and request bodies (kept apart from the ORM models in service/models.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What went wrong, in words.")
+
+
+class TagScore(BaseModel):
+    tag: str
+    score: float = Field(description="Calibrated probability that the tag applies.")
+
+
+class TrackSummary(BaseModel):
+    id: int
+    external_id: str | None
+    title: str | None
+    artist: str | None
+    album: str | None
+    duration: float = Field(description="Seconds.")
+
+
+class TrackPublic(TrackSummary):
+    source: str | None
+    content_hash: str
+    created: datetime
+    tags: dict[str, list[TagScore]] = Field(
+        description="Predicted tags by concept, most probable first."
+    )
+
+
+class TrackList(BaseModel):
+    total: int
+    offset: int
+    tracks: list[TrackSummary]
+
+
+class IngestResult(BaseModel):
+    created: bool = Field(description="False when the same audio was already in the catalogue.")
+    track: TrackPublic
+
+
+class SimilarResult(BaseModel):
+    track: TrackSummary
+    score: float = Field(description="Weighted sum of per-facet cosines (the ranking score).")
+    facets: dict[str, float] = Field(description="Cosine similarity in each facet.")
+
+
+class QueryInfo(BaseModel):
+    duration: float | None = Field(None, description="Seconds of query audio used.")
+    track_id: int | None = None
+    tags: dict[str, list[TagScore]] | None = Field(
+        None, description="Predicted tags of the query clip, by concept (top 3 each)."
+    )
+
+
+class SimilarResponse(BaseModel):
+    facet_weights: dict[str, float]
+    k: int
+    query: QueryInfo
+    results: list[SimilarResult]
+
+
+class SearchResult(BaseModel):
+    track: TrackSummary
+    score: float = Field(description="Mean cosine between the track and the tags' proxies.")
+    tag_scores: dict[str, float] = Field(description="Calibrated probability of each query tag.")
+
+
+class SearchResponse(BaseModel):
+    tags: list[str]
+    k: int
+    results: list[SearchResult]
+
+
+class TagInfo(BaseModel):
+    name: str
+    concept: str
+    facet: str
+
+
+class FacetInfo(BaseModel):
+    name: str
+    dim: int
+    concepts: list[str]
+
+
+class FacetsResponse(BaseModel):
+    facets: list[FacetInfo]
+    disentangled: bool
+
+
+class TagsResponse(BaseModel):
+    tags: list[TagInfo]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    model: str | None = None
+    tracks: int | None = None
+    index: dict[str, int | str] | None = None
