@@ -19,7 +19,7 @@ import faiss
 import numpy as np
 
 from index.arrays import check_ids, check_unique, check_vectors
-from index.errors import IndexSchemaMismatch, SnapshotCorrupt
+from index.errors import IndexReadOnly, IndexSchemaMismatch, SnapshotCorrupt
 from index.factory import DEFAULT_FACTORY
 from index.faiss_index import FaissIndex, IdsLike
 from index.snapshot import current_snapshot, read_meta, write_snapshot
@@ -80,8 +80,9 @@ class FacetIndexSet:
     def facet_index(self, name: str) -> FaissIndex:
         """The index of facet ``name`` (the full-space index itself when K = 1)."""
         if name not in self._facets:
-            raise FacetWeightError(f"unknown facet '{name}'; valid facets: "
-                                   f"{', '.join(self.schema.facet_names)}")
+            raise FacetWeightError(
+                f"unknown facet '{name}'; valid facets: {', '.join(self.schema.facet_names)}"
+            )
         return self._facets[name]
 
     # --- state -----------------------------------------------------------------------------
@@ -241,8 +242,9 @@ class FacetIndexSet:
             if name not in names:
                 raise FacetWeightError(f"unknown facet '{name}'; valid facets: {', '.join(names)}")
             if not np.isfinite(value) or value < 0:
-                raise FacetWeightError(f"weight for facet '{name}' must be finite and >= 0, "
-                                       f"got {value}")
+                raise FacetWeightError(
+                    f"weight for facet '{name}' must be finite and >= 0, got {value}"
+                )
             out[name] = float(value)
         if sum(out.values()) <= 0:
             raise FacetWeightError("facet weights sum to zero")
@@ -272,13 +274,23 @@ class FacetIndexSet:
 
         Returns:
             The new snapshot directory.
+
+        Raises:
+            IndexReadOnly: the set is memory-mapped (its IVF lists would be written as
+                references to the mapped file, which a later save may delete).
         """
+        if self.read_only:
+            raise IndexReadOnly("save")
         files, entries = {}, {}
         for i, (key, index) in enumerate(self._indexes().items()):
             name = "full.faiss" if key == FULL else f"facet-{i - 1}.faiss"
             files[name] = index.write
-            entries[key] = {"file": name, "dim": index.dim, "trained": index.trained,
-                            "ntotal": len(index)}
+            entries[key] = {
+                "file": name,
+                "dim": index.dim,
+                "trained": index.trained,
+                "ntotal": len(index),
+            }
         meta = {
             "format": FORMAT,
             "factory": self.factory,
@@ -323,10 +335,13 @@ class FacetIndexSet:
         out = cls(schema, meta["factory"], min_train=meta["min_train"], **meta["search"])
         expected_keys = set(out._indexes())
         if set(meta["indexes"]) != expected_keys:
-            raise SnapshotCorrupt(snap, f"indexes {sorted(meta['indexes'])}, "
-                                        f"expected {sorted(expected_keys)}")
-        loaded = {key: out._read_one(snap, key, entry, meta, mmap)
-                  for key, entry in meta["indexes"].items()}
+            raise SnapshotCorrupt(
+                snap, f"indexes {sorted(meta['indexes'])}, expected {sorted(expected_keys)}"
+            )
+        loaded = {
+            key: out._read_one(snap, key, meta["indexes"][key], meta, mmap)
+            for key in out._indexes()
+        }
         out._full = loaded[FULL]
         out._facets = {f.name: loaded[FULL if out._k == 1 else f.name] for f in schema.facets}
         out.state, out.snapshot = dict(meta["state"]), snap
@@ -341,9 +356,15 @@ class FacetIndexSet:
             raise SnapshotCorrupt(snap, f"missing index file {entry['file']}")
         template = self._indexes()[key]
         index = FaissIndex.read(
-            path, dim=template.dim, factory=self.factory, trained=bool(entry["trained"]),
-            mmap=mmap, name=template.name, nprobe=template.nprobe,
-            ef_search=template.ef_search, min_train=self.min_train,
+            path,
+            dim=template.dim,
+            factory=self.factory,
+            trained=bool(entry["trained"]),
+            mmap=mmap,
+            name=template.name,
+            nprobe=template.nprobe,
+            ef_search=template.ef_search,
+            min_train=self.min_train,
         )
         if len(index) != meta["count"] or ids_checksum(index.ids()) != meta["ids_sha256"]:
             raise SnapshotCorrupt(snap, f"ids of {entry['file']} do not match the metadata")

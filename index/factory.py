@@ -46,6 +46,11 @@ def build_index(dim: int, factory: str) -> Any:
         raise FactoryError(factory, dim, reason) from None
     if isinstance(index, faiss.IndexIDMap):
         raise FactoryError(factory, dim, "IDMap may only appear once, at the start")
+    for part in _codecs(index):
+        # Polysemous training permutes PQ codes for Hamming pre-filtering, which we never
+        # use, and it dominates PQ training time (measured: 63 s vs 7.5 s, IVF64,PQ16, 10k x 64).
+        if hasattr(part, "do_polysemous_training"):
+            part.do_polysemous_training = False
     ivf = ivf_of(index)
     if ivf is not None:
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
@@ -92,11 +97,18 @@ def min_train_size(index: Any) -> int:
     ivf = ivf_of(index)
     if ivf is not None:
         need = max(need, POINTS_PER_CENTROID * ivf.nlist)
-    for part in (core_of(index), getattr(core_of(index), "storage", None)):
-        pq = getattr(faiss.downcast_index(part), "pq", None) if part is not None else None
+    for part in _codecs(index):
+        pq = getattr(part, "pq", None)
         if pq is not None:
             need = max(need, POINTS_PER_CENTROID * pq.ksub)
     return need
+
+
+def _codecs(index: Any) -> list[Any]:
+    """The core index, and the storage index of a graph index (which holds its codes)."""
+    core = core_of(index)
+    storage = getattr(core, "storage", None)
+    return [core] if storage is None else [core, faiss.downcast_index(storage)]
 
 
 def stored_ids(index: Any) -> np.ndarray:

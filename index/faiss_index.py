@@ -298,8 +298,12 @@ class FaissIndex:
             if (i >= 0).sum(axis=1).min() >= k or self._exhaustive(nprobe, ef_search):
                 return d, i
             nprobe, ef_search = nprobe * 2, ef_search * 2
-            logger.debug("%s: short results, retrying with nprobe=%d efSearch=%d",
-                         self.name, nprobe, ef_search)
+            logger.debug(
+                "%s: short results, retrying with nprobe=%d efSearch=%d",
+                self.name,
+                nprobe,
+                ef_search,
+            )
 
     def _exhaustive(self, nprobe: int, ef_search: int) -> bool:
         if not self._trained or self.kind == "flat":
@@ -315,7 +319,13 @@ class FaissIndex:
 
     @classmethod
     def read(
-        cls, path: Path, *, dim: int, factory: str, trained: bool, mmap: bool = False,
+        cls,
+        path: Path,
+        *,
+        dim: int,
+        factory: str,
+        trained: bool,
+        mmap: bool = False,
         **kwargs: Any,
     ) -> FaissIndex:
         """Read an index written by ``write``; ``mmap=True`` maps it read-only.

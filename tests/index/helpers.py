@@ -13,7 +13,9 @@ FOUR = ConceptSchema(
     {"genre": ("rock", "jazz"), "mood": ("calm", "sad"), "instrument": ("piano",), "era": ("80s",)},
     facet_dim=16,
 )
-ONE = ConceptSchema({"genre": ("rock", "jazz"), "mood": ("calm",)}, facet_dim=32, disentangled=False)
+ONE = ConceptSchema(
+    {"genre": ("rock", "jazz"), "mood": ("calm",)}, facet_dim=32, disentangled=False
+)
 ATOL = 1e-5
 
 
@@ -67,7 +69,7 @@ def weighted_scores(cat: Catalogue, zq: np.ndarray, weights: dict[str, float]) -
 
 def assert_knn(
     D: np.ndarray,
-    I: np.ndarray,  # noqa: E741
+    I: np.ndarray,  # noqa: E741  (FAISS naming)
     scores: np.ndarray,
     ids: np.ndarray,
     k: int,
