@@ -102,7 +102,8 @@ class FaissIndex:
 
     @property
     def trained(self) -> bool:
-        """True once the factory's own index is in use (always, for untrained factories)."""
+        """Whether the factory's own index is in use (always so for factories needing no
+        training; before that, searches run on the exact fallback)."""
         return self._trained
 
     @property
