@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def recall_at_k(I_approx: np.ndarray, I_exact: np.ndarray, k: int) -> float:  # noqa: N803
+def recall_at_k(I_approx: np.ndarray, I_exact: np.ndarray, k: int) -> float:
     """Mean share of each query's exact top-k ids found in its approximate top-k.
 
     Slots holding -1 (no result) are ignored in the exact lists; a query with no exact

@@ -35,7 +35,7 @@ def clustered():
     return cat, xq, exact.search(xq, 10)[1]
 
 
-def _recalls(index: FaissIndex, xq, I_exact, knob: str, values) -> list[float]:  # noqa: N803
+def _recalls(index: FaissIndex, xq, I_exact, knob: str, values) -> list[float]:
     out = []
     for value in values:
         index.set_search_params(**{knob: value})
