@@ -70,5 +70,5 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
         raise ValueError(f"target and online networks differ in: {diff}")
     for name, t in tp.items():
         t.mul_(momentum).add_(op[name].detach(), alpha=1.0 - momentum)
-    for name, t in tb.items():
-        t.copy_(ob[name])
+    for name, buf in tb.items():
+        buf.copy_(ob[name])
