@@ -316,7 +316,7 @@ def make_concept_triplets(
     while got < n:
         if cand.size == 0:
             raise ValueError(f"no track can anchor a triplet for columns {list(concept_columns)}")
-        anchors = rng.choice(cand, size=min(chunk, n - got), replace=True)
+        anchors: np.ndarray = rng.choice(cand, size=min(chunk, n - got), replace=True)
         shared = (yf[anchors] @ yf.T) > 0  # (R, N)
         pos = shared.copy()
         pos[np.arange(anchors.size), anchors] = False
