@@ -308,7 +308,7 @@ def make_concept_triplets(
     """
     y = np.asarray(labels)[:, list(concept_columns)] > 0  # (N, T_c)
     yf = y.astype(np.float32)
-    has: np.ndarray = y.any(axis=1)
+    has = np.asarray(y.any(axis=1))
     rng = np.random.default_rng(seed)
     cand = np.flatnonzero(has)
     out: list[np.ndarray] = []
