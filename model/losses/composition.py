@@ -110,7 +110,8 @@ class SliceLoss(nn.Module):
 
 class PerConcept(nn.Module):
     """One loss applied concept by concept, each on its tag columns and (when disentangled) its
-    facet slice; the result is the mean (or sum) over concepts.
+    facet slice; the result is the mean (or sum) over concepts. A concept without a valid
+    triplet in the batch contributes its graph-safe 0 to that mean.
 
     Args:
         loss: the shared loss, called as ``loss(embeddings, labels, labelled)``.

@@ -35,8 +35,8 @@ def check_triplets(triplets: Triplets, batch: int) -> Triplets:
             f"a, p, n must have the same length, got {a.shape[0]}, {p.shape[0]}, {n.shape[0]}"
         )
     if a.numel():
-        lo = min(int(a.min()), int(p.min()), int(n.min()))
-        hi = max(int(a.max()), int(p.max()), int(n.max()))
+        idx = torch.cat([a, p, n])
+        lo, hi = torch.stack([idx.min(), idx.max()]).tolist()  # one device sync
         if lo < 0 or hi >= batch:
             raise ValueError(f"triplet index out of range [0, {batch}): min {lo}, max {hi}")
     return (a, p, n)
