@@ -35,7 +35,11 @@ def normalize_facets(z: torch.Tensor, schema: ConceptSchema) -> torch.Tensor:
 
 
 class LogMel(nn.Module):
-    """(B, T) waveform -> (B, 1, n_mels, frames) log-mel, standardised by a BatchNorm."""
+    """(B, T) waveform -> (B, n_mels, frames) log-mel power in dB.
+
+    Kept apart from the learned layers so training can cache its output (the dB spectrogram
+    is a fixed function of the audio) while serving runs the very same module.
+    """
 
     def __init__(self, cfg: EncoderConfig) -> None:
         super().__init__()
@@ -48,13 +52,11 @@ class LogMel(nn.Module):
             f_max=cfg.f_max,
             power=2.0,
         )
-        self.norm = nn.BatchNorm2d(1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=wave.device.type, enabled=False):
             spec = self.mel(wave.float())  # (B, n_mels, frames)
-        logmel = 10.0 * torch.log10(spec + 1e-8)  # dB; the BatchNorm removes the offset
-        return self.norm(logmel.unsqueeze(1))  # (B, 1, n_mels, frames)
+        return 10.0 * torch.log10(spec + 1e-8)
 
 
 class ConvBlock(nn.Module):
@@ -124,19 +126,29 @@ class Encoder(nn.Module):
         self.cfg = cfg
         self.schema = schema
         self.frontend = LogMel(cfg)
+        self.input_norm = nn.BatchNorm2d(1)
         chans = (1, *cfg.channels)
         self.blocks = nn.Sequential(*[ConvBlock(a, b) for a, b in zip(chans, chans[1:])])
         self.project = nn.Linear(2 * cfg.channels[-1], schema.dim)
         self.head = TagHead(cfg, schema)
 
-    def embed(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, T) -> (B, D) raw embedding (facets not yet normalised)."""
+    def features(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, T) waveform -> (B, n_mels, frames) log-mel in dB (cacheable for training)."""
         if wave.ndim != 2:
             raise ValueError(f"expected a (batch, samples) waveform, got shape {tuple(wave.shape)}")
-        x = self.blocks(self.frontend(wave))  # (B, C, n_mels / 2^L, frames / 2^L)
+        return self.frontend(wave)
+
+    def embed_features(self, logmel: torch.Tensor) -> torch.Tensor:
+        """(B, n_mels, frames) log-mel -> (B, D) raw embedding (facets not yet normalised)."""
+        x = self.input_norm(logmel.unsqueeze(1))  # (B, 1, n_mels, frames); removes the dB offset
+        x = self.blocks(x)  # (B, C, n_mels / 2^L, frames / 2^L)
         x = x.mean(dim=2)  # (B, C, frames'): pool frequency
         pooled = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)  # (B, 2C)
         return self.project(pooled)  # (B, D)
+
+    def embed(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, D) raw embedding (facets not yet normalised)."""
+        return self.embed_features(self.features(wave))
 
     def forward(self, wave: torch.Tensor) -> EncoderOutput:
         z = self.embed(wave)
