@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from index.errors import IndexSchemaMismatch
+from index.errors import IndexNotReady, IndexSchemaMismatch, SnapshotCorrupt
 from index.facet_set import FacetIndexSet
 from model import audio
 from model.checkpoint import LoadedModel
@@ -114,14 +114,14 @@ class Catalog:
         with self._lock:
             how = "rebuilt"
             try:
-                loaded = FacetIndexSet.load(self.snapshot_dir, mmap=mmap)
+                loaded = FacetIndexSet.load(self.snapshot_dir, self.schema, mmap=mmap)
                 state = loaded.state
                 if state.get("model_version") == self.model.version:
                     self.index, self._applied_seq, how = loaded, int(state["seq"]), "loaded"
-            except FileNotFoundError:
+            except IndexNotReady:
                 pass
-            except IndexSchemaMismatch as exc:
-                log.warning("index snapshot does not fit the model (%s): rebuilding", exc)
+            except (IndexSchemaMismatch, SnapshotCorrupt) as exc:
+                log.warning("index snapshot unusable (%s): rebuilding", exc)
             if how == "rebuilt":
                 self.rebuild()
             else:
