@@ -100,15 +100,18 @@ def _sf_blocks(f: sf.SoundFile, fmt: str) -> Iterator[np.ndarray]:
 
 
 def mp3_has_length_tag(fh: BinaryIO) -> bool:
-    """Whether the data starts (after any ID3v2 tag) with an MPEG frame that carries a
+    """Whether the data starts (after up to 4 ID3v2 tags) with an MPEG frame that carries a
     Xing/Info/VBRI header, i.e. an exact frame count. Leaves ``fh`` where it was."""
     position = fh.tell()
     try:
-        head = fh.read(10)
         offset = 0
-        if len(head) == 10 and head[:3] == b"ID3":
+        for _ in range(4):
+            head = fh.read(10)
+            if len(head) < 10 or head[:3] != b"ID3":
+                break
             size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]  # syncsafe
-            offset = 10 + size + (10 if head[5] & 0x10 else 0)
+            offset += 10 + size + (10 if head[5] & 0x10 else 0)
+            fh.seek(position + offset)
         fh.seek(position + offset)
         frame = fh.read(200)
     finally:

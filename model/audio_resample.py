@@ -1,8 +1,11 @@
-"""Block-wise resampling with torchaudio.functional.resample.
+"""Block-wise resampling with torchaudio's sinc resampler.
 
 ``StreamResampler`` gives the same output as one call of ``torchaudio.functional.resample``
 over the whole signal (up to float rounding), while holding only the output and one block of
-input. It relies on the structure of torchaudio's polyphase sinc resampler: with the rates
+input. It calls ``torchaudio.transforms.Resample`` (the same computation, with the filter
+kernel built once instead of on every call).
+
+It relies on the structure of torchaudio's polyphase sinc resampler: with the rates
 reduced to orig/new, output frame i (new samples) depends only on input samples
 [i * orig - width, (i + 1) * orig + width), with zeros outside the signal. So a chunk of
 input that starts and ends on multiples of ``orig``, padded with ``context`` >= width real
@@ -21,12 +24,12 @@ from fractions import Fraction
 
 import numpy as np
 import torch
-import torchaudio.functional as taf
+import torchaudio.transforms as tat
 
 LOWPASS_FILTER_WIDTH = 6  # torchaudio's defaults, restated to size the context
 ROLLOFF = 0.99
 MAX_RATIO_TERM = 1000
-CHUNK_SAMPLES = 1 << 17  # input samples per resample call (rounded up to a multiple of orig)
+CHUNK_SAMPLES = 1 << 18  # input samples per resample call (rounded up to a multiple of orig)
 
 
 def resample_ratio(source_rate: int, target_rate: int) -> tuple[int, int]:
@@ -54,6 +57,9 @@ class StreamResampler:
         width = math.ceil(LOWPASS_FILTER_WIDTH * self.orig / (ROLLOFF * min(self.orig, self.new)))
         self.context = self.orig * (math.ceil(width / self.orig) + 1)
         self.chunk = self.orig * math.ceil(CHUNK_SAMPLES / self.orig)
+        self._kernel = (
+            None if self.identity else tat.Resample(self.orig, self.new, dtype=torch.float32)
+        )
         # Input not yet turned into output, preceded by `context` samples of left context.
         self._pending: list[np.ndarray] = [np.zeros(self.context, np.float32)]
         self._pending_len = self.context
@@ -86,8 +92,9 @@ class StreamResampler:
         self._pending_len = len(x) - start
 
     def _resample(self, x: np.ndarray) -> np.ndarray:
-        y = taf.resample(torch.from_numpy(np.ascontiguousarray(x)), self.orig, self.new)
-        return y.numpy()
+        assert self._kernel is not None
+        with torch.no_grad():
+            return self._kernel(torch.from_numpy(np.ascontiguousarray(x))).numpy()
 
     def finish(self) -> np.ndarray:
         """Returns all output, shape (ceil(total input * new / orig),), float32."""

@@ -201,6 +201,16 @@ def test_truncated_mp3_is_refused() -> None:
     assert err.value.reason.startswith("the data is truncated: the header declares 4.000 s")
 
 
+def test_mp3_after_an_id3v2_tag_keeps_its_exact_length() -> None:
+    data = encode(synth_music(4.0, 8000, seed=11), 8000, "mp3")
+    tagged = b"ID3\x04\x00\x00" + bytes([0, 0, 0x0F, 0x76]) + bytes(2038)  # 2038 B of padding
+    tagged += data
+    assert decode(tagged, sample_rate=SR).duration == 4.0
+    with pytest.raises(AudioDecodeError) as err:
+        decode(tagged[: 2048 + len(data) // 2], sample_rate=SR)
+    assert err.value.reason.startswith("the data is truncated: the header declares 4.000 s")
+
+
 def test_wav_declaring_2_31_frames_reads_only_the_data_present() -> None:
     x = synth_music(1.0, 8000, seed=12)
     levels = np.round(x * 32768).astype("<i2")
@@ -392,8 +402,9 @@ def test_windows_with_hop_and_seconds() -> None:
     # starts 0, 3, 6; rest 11 - 10 = 1: dropped; with 12 samples, rest 2 >= 2: start 8 added
     assert windows(x, 1, 4, hop_seconds=3)[:, 0].tolist() == [0, 3, 6]
     assert windows(np.arange(12.0), 1, 4, hop_seconds=3)[:, 0].tolist() == [0, 3, 6, 8]
-    w = windows(np.zeros(int(3.7 * SR)), SR, 1.0)  # rest 0.7 s: end-aligned 4th window
-    assert w.shape == (4, SR) and w.dtype == np.float32
+    x = np.zeros(int(3.7 * SR), np.float32)
+    w = windows(x, SR, 1.0)  # rest 0.7 s: an end-aligned 4th window
+    assert w.shape == (4, SR) and w.dtype == np.float32 and not np.shares_memory(w, x)
 
 
 @pytest.mark.parametrize(
