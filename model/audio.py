@@ -1,9 +1,11 @@
 """Audio decoding: bytes, a file-like object or a path -> mono float32 at the model's rate.
 
 soundfile (libsndfile: wav, flac, ogg/vorbis, ogg/opus, mp3, aiff, ...) is tried first, PyAV
-(ffmpeg: m4a/aac, webm, anything else ffmpeg reads) second. Channels are averaged to mono,
-then ``torchaudio.functional.resample`` brings the audio to the target rate, block by block,
-so memory follows the *output* length, whatever the source rate.
+(ffmpeg: m4a/aac, webm, anything else ffmpeg reads) second, when soundfile cannot open the
+data or fails while decoding it (the checks below are final, whichever decoder).
+Channels are averaged to mono, then torchaudio's sinc resampler (the computation of
+``torchaudio.functional.resample``) brings the audio to the target rate block by block
+(model.audio_resample), so memory follows the *output* length, whatever the source rate.
 
 Safety rules (every one raises a typed :class:`AudioError`, a ``ValueError``):
 
@@ -50,6 +52,11 @@ __all__ = [
     "AudioError",
     "AudioTooLong",
     "AudioTooShort",
+    "LENGTH_TOLERANCE_SECONDS",
+    "MAX_SECONDS_CEILING",
+    "MAX_SOURCE_RATE",
+    "MIN_SOURCE_RATE",
+    "SILENCE_DBFS",
     "Decoded",
     "InvalidRange",
     "SilentAudio",

@@ -94,7 +94,8 @@ class StreamResampler:
     def _resample(self, x: np.ndarray) -> np.ndarray:
         assert self._kernel is not None
         with torch.no_grad():
-            return self._kernel(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+            y: torch.Tensor = self._kernel(torch.from_numpy(np.ascontiguousarray(x)))
+        return y.numpy()
 
     def finish(self) -> np.ndarray:
         """Returns all output, shape (ceil(total input * new / orig),), float32."""
