@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_SPLIT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
+_MP3_PREROLL_S = 0.5
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -316,9 +317,13 @@ def _load(path: Path, sample_rate: int, start: float = 0.0,
             first = int(round(start * native))
             if first >= f.frames > 0:
                 return np.zeros(0, dtype=np.float32)
-            f.seek(first)
-            count = -1 if duration is None else int(round(duration * native))
-            x = f.read(frames=count, dtype="float32", always_2d=True)
+            # After a seek, libsndfile's MP3 decoder lacks the bit reservoir of the frames
+            # before: measured up to ~0.3 s of wrong samples. Decode a pre-roll and drop it
+            # (Ogg Vorbis/Opus seeks were measured sample-exact).
+            pre = min(first, int(_MP3_PREROLL_S * native)) if f.format == "MP3" else 0
+            f.seek(first - pre)
+            count = -1 if duration is None else int(round(duration * native)) + pre
+            x = f.read(frames=count, dtype="float32", always_2d=True)[pre:]
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise AudioLoadError(path, str(e)) from e
     mono = x.mean(axis=1, dtype=np.float32)
