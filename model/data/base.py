@@ -2,7 +2,7 @@
 schema, a track id for same-track positives, a split and free-form metadata.
 
 Every loader (generic CSV manifest, MTG-Jamendo, MagnaTagATune, MSD, the real recordings)
-returns a :class:`MusicDataset`. :mod:`model.data.windows` turns one into a torch ``Dataset``
+returns a :class:`MusicDataset`. :mod:`model.data.windowed` turns one into a torch ``Dataset``
 of fixed-length audio windows.
 
 An entry is a *clip*: a file, or a ``[start, start + duration)`` segment of one. Clips cut

@@ -97,7 +97,9 @@ def read_split_file(path: Path) -> list[JamendoRow]:
             continue
         if len(cells) < 5:
             raise DatasetError(f"{path}:{line}: expected >= 5 tab-separated cells, got {cells}")
-        out.append(JamendoRow(*cells[:5], tags=tuple(c for c in cells[5:] if c)))
+        track_id, artist_id, album_id, path_, duration = cells[:5]
+        out.append(JamendoRow(track_id, artist_id, album_id, path_, duration,
+                              tuple(c for c in cells[5:] if c)))
     return out
 
 

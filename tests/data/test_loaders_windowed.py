@@ -188,3 +188,13 @@ def test_window_dataset_validates_arguments(ramps, kwargs: dict, message: str) -
     args = {"sample_rate": SR, "window_seconds": 0.5, **kwargs}
     with pytest.raises(DatasetError, match=message):
         WindowDataset(ds, **args)
+
+
+def test_worker_processes_draw_the_same_windows(ramps) -> None:
+    ds, _ = ramps
+    wd = WindowDataset(ds, sample_rate=SR, window_seconds=0.5, views=2, seed=3)
+    wd.set_epoch(2)
+    serial = next(iter(DataLoader(wd, batch_size=3, num_workers=0)))
+    parallel = next(iter(DataLoader(wd, batch_size=3, num_workers=2)))
+    assert torch.equal(serial["audio"], parallel["audio"])
+    assert torch.equal(serial["offsets"], parallel["offsets"])
