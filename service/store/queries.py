@@ -97,7 +97,7 @@ def tag_scores_by_concept(
         select(Tag.concept, Tag.name, TrackTag.score)
         .join(TrackTag, TrackTag.tag_id == Tag.id)
         .where(TrackTag.track_id == track_id, TrackTag.model_version_id == model_version_id)
-    ).tuples()
+    ).all()
     # Sorted here, not in SQL: PostgreSQL collations and SQLite's byte order disagree.
     out: dict[str, dict[str, float]] = {}
     for concept, name, score in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):

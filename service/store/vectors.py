@@ -122,7 +122,7 @@ def get_vectors(
                 select(Embedding.track_id, Embedding.vector).where(
                     Embedding.model_version_id == model_version_id, Embedding.track_id.in_(chunk)
                 )
-            ).tuples().all()
+            ).all()
         )
     ids = [int(i) for i in track_ids if int(i) in found]
     return as_ids(ids), _stack(dim, ((i, found[i]) for i in ids))
@@ -160,7 +160,7 @@ def iter_embeddings(
         )
         if max_seq is not None:
             stmt = stmt.where(Embedding.seq <= max_seq)
-        rows = list(session.execute(stmt).tuples())
+        rows = [(int(i), bytes(b)) for i, b in session.execute(stmt)]
         if not rows:
             return
         last = rows[-1][0]
