@@ -27,6 +27,7 @@ from tests.utils.db import (
     create_schema,
     drop_schema,
     drop_schemas,
+    empty_store,
     postgres_base_url,
     with_search_path,
 )
@@ -84,16 +85,37 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def _postgres_migrated(postgres_base: tuple[str, str]) -> Iterator[tuple[str, Engine]]:
+    """A schema migrated to head once per session, and an engine to empty it between tests.
+
+    Emptying (TRUNCATE ... RESTART IDENTITY) costs a few ms; a fresh schema plus migration
+    costs ~0.3 s per test.
+    """
+    base, prefix = postgres_base
+    schema = f"{prefix}head"
+    create_schema(base, schema)
+    url = with_search_path(base, schema)
+    upgrade(url)
+    admin = make_engine(url)
+    yield url, admin
+    admin.dispose()
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
-    """A URL to a database of ``backend`` migrated to head, private to this test."""
+    """A URL to a database of ``backend`` migrated to head, empty at the start of the test.
+
+    SQLite: a copy of a migrated file in ``tmp_path``. PostgreSQL: this session's private
+    schema, emptied before the test (tests in one session run one after another).
+    """
     if backend == "sqlite":
         path = tmp_path / "store.db"
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
         return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("empty_database_url")
-    upgrade(url)
-    return url
+    url, admin = request.getfixturevalue("_postgres_migrated")
+    empty_store(admin)
+    return str(url)
 
 
 @pytest.fixture

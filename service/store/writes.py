@@ -73,18 +73,23 @@ def _write_vectors(
     vectors: _Vectors,
     tag_scores: Mapping[str, float],
     tag_concepts: Mapping[str, str],
+    replace: bool,
 ) -> None:
-    """Insert or replace the track's embedding and tag scores for ``mv``; log an ``add``."""
+    """Insert (``replace``: or replace) the track's embedding and tag scores for ``mv``; log
+    an ``add`` event."""
     values = {**asdict(vectors), "seq": seq}
-    emb = session.get(Embedding, (track_id, mv.id), populate_existing=True)
+    emb = session.get(Embedding, (track_id, mv.id), populate_existing=True) if replace else None
     if emb is None:
         session.add(Embedding(track_id=track_id, model_version_id=mv.id, **values))
     else:
         for key, value in values.items():
             setattr(emb, key, value)
-    session.execute(
-        delete(TrackTag).where(TrackTag.track_id == track_id, TrackTag.model_version_id == mv.id)
-    )
+    if replace:
+        session.execute(
+            delete(TrackTag).where(
+                TrackTag.track_id == track_id, TrackTag.model_version_id == mv.id
+            )
+        )
     ids = tag_ids(session, {t: tag_concepts[t] for t in tag_scores})
     session.add_all(
         TrackTag(track_id=track_id, tag_id=ids[t], model_version_id=mv.id, score=s)
@@ -192,6 +197,7 @@ def create_track(
             vectors=vectors,
             tag_scores=scores,
             tag_concepts=dict(tag_concepts or {}),
+            replace=False,
         )
         session.commit()
     except BaseException:
@@ -248,6 +254,7 @@ def put_embedding(
             vectors=vectors,
             tag_scores=scores,
             tag_concepts=dict(tag_concepts or {}),
+            replace=True,
         )
         session.commit()
     except BaseException:
