@@ -17,6 +17,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from service.db import ensure_sqlite_parent
 from service.models import Base
 from service.settings import Settings
 
@@ -52,6 +53,7 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     url = database_url()
+    ensure_sqlite_parent(url)
     # A plain engine: SQLite foreign keys stay off here, as batch mode's table copies need.
     engine = create_engine(url, poolclass=NullPool)
     try:

@@ -57,7 +57,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if in_memory:
         kwargs.setdefault("poolclass", StaticPool)
     else:
-        _ensure_sqlite_parent(url)
+        ensure_sqlite_parent(url)
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     event.listen(engine, "connect", _sqlite_on_connect(wal=not in_memory))
     return engine
@@ -76,7 +76,8 @@ def _sqlite_on_connect(*, wal: bool) -> Any:
     return on_connect
 
 
-def _ensure_sqlite_parent(url: str) -> None:
+def ensure_sqlite_parent(url: str) -> None:
+    """Create the folder of a SQLite database file if it is missing (other URLs: no-op)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
@@ -108,7 +109,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision`` (default: the latest)."""
-    _ensure_sqlite_parent(url)
+    ensure_sqlite_parent(url)
     logger.info("migrating %s up to %s", make_url(url).render_as_string(), revision)
     command.upgrade(alembic_config(url), revision)
 

@@ -67,30 +67,29 @@ def get_or_create_model_version(
     sha256 = check_sha256("checkpoint sha256", sha256)
     if int(dim) <= 0:
         raise InvalidValue("dim", dim, "must be positive")
-    for attempt in range(2):
-        mv = find_model_version(session, name=name)
-        if mv is not None:
-            for field, stored, given in (
-                ("checkpoint_sha256", mv.checkpoint_sha256, sha256),
-                ("dim", mv.dim, int(dim)),
-            ):
-                if stored != given:
-                    raise ModelVersionConflict(name, field, stored, given)
-            return mv
+    mv = find_model_version(session, name=name)
+    if mv is None:
         mv = ModelVersion(
             name=name, checkpoint_sha256=sha256, dim=int(dim), concept_schema=dict(schema)
         )
         session.add(mv)
         try:
             session.commit()
-        except IntegrityError:  # registered concurrently: read theirs
+        except IntegrityError:  # registered concurrently by another process: compare to theirs
             session.rollback()
-            if attempt:
+            mv = find_model_version(session, name=name)
+            if mv is None:
                 raise
-            continue
-        logger.info("registered model version %s (id %d, D=%d)", name, mv.id, mv.dim)
-        return mv
-    raise AssertionError("unreachable")
+        else:
+            logger.info("registered model version %s (id %d, D=%d)", name, mv.id, mv.dim)
+            return mv
+    for field, stored, given in (
+        ("checkpoint_sha256", mv.checkpoint_sha256, sha256),
+        ("dim", mv.dim, int(dim)),
+    ):
+        if stored != given:
+            raise ModelVersionConflict(name, field, stored, given)
+    return mv
 
 
 # --- tags -----------------------------------------------------------------------------------

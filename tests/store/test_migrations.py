@@ -83,3 +83,22 @@ def test_alembic_cli_reads_database_url_from_environment(empty_database_url: str
     assert result.returncode == 0, result.stderr
     assert current_revision(empty_database_url) == head_revision()
     assert table_names(empty_database_url) == STORE_TABLES | {"alembic_version"}
+
+
+def test_alembic_cli_defaults_to_sqlite_under_the_data_dir(tmp_path: Path) -> None:
+    """No DATABASE_URL: the settings' default, a SQLite file in MUSICPRISM_DATA_DIR."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICPRISM_")}
+    env.pop("DATABASE_URL", None)
+    env["MUSICPRISM_DATA_DIR"] = str(tmp_path / "new" / "data")
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    db_file = tmp_path / "new" / "data" / "musicprism.db"
+    assert db_file.is_file()
+    assert table_names(f"sqlite:///{db_file}") == STORE_TABLES | {"alembic_version"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import numpy as np
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
 from service import store
 from service.errors import (
@@ -226,6 +228,41 @@ def test_model_version_get_or_create(session: Session) -> None:
         store.get_model_version(session, model_version_id=a.id + 1)
     with pytest.raises(ModelVersionNotFound):
         store.create_track(session, **track_fields(1, a.id + 1))
+
+
+def test_model_version_registered_concurrently(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    """Another process registers the same name between our lookup and our insert."""
+    digest = hashlib.sha256(b"race").hexdigest()
+
+    pending: list[str] = []
+
+    def register_elsewhere(*_args: object) -> None:
+        while pending:  # once per name, before our first flush
+            with session_factory() as other:
+                store.get_or_create_model_version(
+                    other, name=pending.pop(), sha256=digest, dim=DIM, schema={}
+                )
+
+    def elsewhere_first(name: str) -> None:
+        pending.append(name)
+
+    event.listen(session, "before_flush", register_elsewhere)
+
+    elsewhere_first("race")
+    mv = store.get_or_create_model_version(session, name="race", sha256=digest, dim=DIM, schema={})
+    assert count_rows(session, "model_versions") == 1
+    assert store.find_model_version(session, name="race").id == mv.id
+    # theirs differs from ours: an error, not a silent merge
+    elsewhere_first("race2")
+    with pytest.raises(ModelVersionConflict) as e:
+        store.get_or_create_model_version(
+            session, name="race2", sha256=digest, dim=DIM + 1, schema={}
+        )
+    assert (e.value.field, e.value.stored, e.value.given) == ("dim", DIM, DIM + 1)
+    event.remove(session, "before_flush", register_elsewhere)
+    assert count_rows(session, "model_versions") == 2
 
 
 @pytest.mark.parametrize(
