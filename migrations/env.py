@@ -35,18 +35,20 @@ def database_url() -> str:
     return str(url) if url else Settings().resolved_database_url
 
 
-def _options(url: str) -> dict[str, object]:
-    return {
-        "target_metadata": target_metadata,
-        "render_as_batch": make_url(url).get_backend_name() == "sqlite",
-        "compare_type": True,
-    }
+def _is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
 
 
 def run_migrations_offline() -> None:
     """Write the SQL to stdout instead of running it (``alembic upgrade head --sql``)."""
     url = database_url()
-    context.configure(url=url, literal_binds=True, **_options(url))  # type: ignore[arg-type]
+    context.configure(
+        url=url,
+        literal_binds=True,
+        target_metadata=target_metadata,
+        render_as_batch=_is_sqlite(url),
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -58,7 +60,12 @@ def run_migrations_online() -> None:
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, **_options(url))  # type: ignore[arg-type]
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=_is_sqlite(url),
+                compare_type=True,
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

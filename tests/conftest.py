@@ -1,10 +1,15 @@
 """Database fixtures shared by every test package.
 
-``database_url`` is parametrized over SQLite (a file in ``tmp_path``) and PostgreSQL (a
-private schema in the database named by ``MUSICPRISM_TEST_POSTGRES_URL``), migrated to head,
-fresh for each test. PostgreSQL params are skipped, with the reason, when the variable is
-unset; when it is set and the server can't be reached they fail: CI must not go green
-without having tested PostgreSQL.
+``database_url`` is parametrized over SQLite (a copy of a migrated file in ``tmp_path``)
+and PostgreSQL (a schema private to this test session in the database named by
+``MUSICPRISM_TEST_POSTGRES_URL``, migrated once and emptied before each test); either way a
+test starts from an empty store at the head revision. ``empty_database_url`` is the same
+over a database that has not been migrated (a fresh schema per test on PostgreSQL).
+The session's schemas are dropped at its end.
+
+PostgreSQL params are skipped, with the reason, when the variable is unset; when it is set
+and the server can't be reached they fail: CI must not go green without having tested
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,7 +50,8 @@ def postgres_base() -> Iterator[tuple[str, str]]:
     try:
         check_postgres(base)
     except OperationalError as e:
-        pytest.fail(f"{POSTGRES_URL_ENV}={base} is set but PostgreSQL can't be reached: {e}")
+        shown = make_url(base).render_as_string()  # password hidden
+        pytest.fail(f"{POSTGRES_URL_ENV}={shown} is set but PostgreSQL can't be reached: {e}")
     prefix = f"mp_{uuid.uuid4().hex[:16]}_"
     yield base, prefix
     drop_schemas(base, prefix)
