@@ -136,3 +136,23 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError(f"no migrations in {MIGRATIONS_DIR}")
     return head
+
+
+class DatabaseNotMigrated(RuntimeError):
+    """The database is not at the latest schema revision."""
+
+    def __init__(self, current: str | None, head: str) -> None:
+        self.current, self.head = current, head
+        super().__init__(
+            f"the database is at revision {current or 'none (empty)'}, the code needs {head}: "
+            "run `musicprism migrate` (or `alembic upgrade head`) first"
+        )
+
+
+def assert_at_head(engine: Engine) -> None:
+    """Refuse to serve a database whose schema is not at the latest revision."""
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = head_revision()
+    if current != head:
+        raise DatabaseNotMigrated(current, head)

@@ -100,3 +100,11 @@ class InvalidValue(MusicprismError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"invalid {field} {value!r}: {reason}")
+
+
+class NotReady(MusicprismError, RuntimeError):
+    """The service is still loading its model, store or indexes."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(what)

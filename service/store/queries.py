@@ -103,3 +103,26 @@ def tag_scores_by_concept(
     for concept, name, score in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
         out.setdefault(concept, {})[name] = float(score)
     return out
+
+
+def tag_scores_for(
+    session: Session, *, track_ids: Sequence[int], tags: Sequence[str], model_version_id: int
+) -> dict[int, dict[str, float]]:
+    """Scores of the given tags for the given tracks: track id -> {tag: score}. Tracks or
+    tags without a stored score are simply absent."""
+    if not track_ids or not tags:
+        return {}
+    out: dict[int, dict[str, float]] = {}
+    for chunk in in_chunks(list(track_ids)):
+        rows = session.execute(
+            select(TrackTag.track_id, Tag.name, TrackTag.score)
+            .join(Tag, TrackTag.tag_id == Tag.id)
+            .where(
+                TrackTag.track_id.in_(chunk),
+                TrackTag.model_version_id == model_version_id,
+                Tag.name.in_(list(tags)),
+            )
+        ).all()
+        for track_id, name, score in rows:
+            out.setdefault(int(track_id), {})[name] = float(score)
+    return out

@@ -66,21 +66,15 @@ def test_similar_by_id_matches_brute_force(catalogue: Catalogue, facet, weights)
     assert qid not in [i for i, _ in got]
 
 
-def test_similar_by_clip_finds_its_own_track(catalogue: Catalogue):
-    excerpt = catalogue.audio["delta"][int(1.0 * SR) : int(3.5 * SR)]
-    r = catalogue.client.post(
-        "/similar", files={"file": ("q.mp3", encode(excerpt, SR, "mp3"))}, data={"k": "3"}
-    )
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert body["results"][0]["track"]["id"] == catalogue.ids["delta"]
-    assert body["query"]["duration"] == pytest.approx(2.5, abs=0.06)
-    assert set(body["query"]["tags"]) == {"genre", "mood", "instrument", "era"}
-
-
 def test_similar_by_clip_same_audio_scores_one(catalogue: Catalogue):
+    # A random encoder cannot be asked to find excerpts or re-encodings of a track: that is
+    # tested with the trained model (tests/service/test_default_model.py).
     data = encode(catalogue.audio["eps"], SR, "wav")
-    body = catalogue.client.post("/similar", files={"file": ("q.wav", data)}).json()
+    r = catalogue.client.post("/similar", files={"file": ("q.wav", data)}, data={"k": "3"})
+    body = r.json()
+    assert len(body["results"]) == 3
+    assert body["query"]["duration"] == pytest.approx(4.0, abs=1e-3)
+    assert set(body["query"]["tags"]) == {"genre", "mood", "instrument", "era"}
     top = body["results"][0]
     assert top["track"]["id"] == catalogue.ids["eps"]
     assert top["score"] == pytest.approx(1.0, abs=1e-4)
