@@ -20,7 +20,7 @@ BAR = 4.0  # quarter notes per bar of the groove
 SEGMENT = 2.0  # one chord per half bar
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Event:
     """One note: start and duration in quarter notes, MIDI pitch, velocity, channel."""
 
@@ -148,7 +148,7 @@ def voicing(root: int, quality: str, kind: str, dominant: bool = False) -> list[
         "add9": (0, third, 7, 14),
         "sixnine": (third, 9 if quality == "maj" else seventh, 14),
     }[kind]
-    base = {"power": 40, "high_triad": 64}.get(kind, 52)
+    base = {"power": 40, "high_triad": 64, "rootless": 48, "sixnine": 48}.get(kind, 52)
     r = _near(root, base)
     return [r + i for i in intervals]
 
@@ -232,7 +232,7 @@ def arrange(melody: tuple[NoteTuple, ...], tonic: int, mode: str, phase: float,
     events.extend(_drums(st, bar_starts, velocity))
     out = []
     for e in events:
-        if start <= e.start < end:
+        if start - 1e-3 <= e.start < end:  # window starts are rounded onsets
             s = swing_time(e.start, phase, st.swing)
             stop = swing_time(e.start + e.dur, phase, st.swing)
             out.append(Event(round(s, 6), round(max(stop - s, 0.05), 6), e.pitch, e.velocity,

@@ -59,6 +59,7 @@ class BuildConfig:
         workers: render processes (1: in this process).
         synth: where FluidSynth and the soundfont are.
         collections: only draw from these corpus collections (None: all).
+        cache_dir: parsed-notes cache (default ``<out>/.cache/notes``); builds may share one.
         progress: show a tqdm bar.
         command: the command line, recorded in the card.
     """
@@ -71,6 +72,7 @@ class BuildConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     n_clips: int | None = None
     collections: frozenset[str] | None = None
+    cache_dir: Path | None = None
     progress: bool = True
     command: str = ""
 
@@ -208,6 +210,29 @@ def _run(tasks: list[tuple[Piece, list[TrackPlan]]], cfg: BuildConfig, cache: Pa
             yield futures[fut], fut.result()
 
 
+class SplitLeak(AssertionError):
+    """A piece whose clips are in more than one split."""
+
+    def __init__(self, piece: str, splits: set[str]) -> None:
+        super().__init__(f"piece '{piece}' is in several splits: {sorted(splits)}")
+        self.piece, self.splits = piece, splits
+
+
+def verify_splits(rows: Iterable[dict[str, str]]) -> None:
+    """Check that every piece (and so every track) lies in exactly one split.
+
+    Raises:
+        SplitLeak: naming the first piece found in two splits.
+    """
+    seen: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        seen[r["piece_id"]].add(r["split"])
+        seen["track:" + r["track_id"]].add(r["split"])
+    for piece, splits in sorted(seen.items()):
+        if len(splits) > 1:
+            raise SplitLeak(piece, splits)
+
+
 def write_manifest(out: Path, rows: Iterable[dict[str, str]]) -> Path:
     """Write ``manifest.csv`` (rows sorted by path) atomically."""
     path, tmp = out / "manifest.csv", out / "manifest.csv.part"
@@ -259,12 +284,13 @@ def build(cfg: BuildConfig) -> BuildReport:
     tasks = _tasks(plan)
     bar = tqdm(total=sum(t.n_windows for t in plan), unit="clip", disable=not cfg.progress,
                desc=f"bench-{cfg.size}")
-    for n, (r, f, k) in _run(tasks, cfg, out / ".cache" / "notes"):
+    for n, (r, f, k) in _run(tasks, cfg, cfg.cache_dir or out / ".cache" / "notes"):
         rows.extend(r)
         failures.extend(f)
         rendered += k
         bar.update(n)
     bar.close()
+    verify_splits(rows)
     write_manifest(out, rows)
     write_concepts(out, rows)
     pruned = _prune(out, rows)

@@ -17,6 +17,7 @@ from model.data.benchmark.synth import Synth
 FADE_IN_S, FADE_OUT_S = 0.005, 0.03
 SILENCE_RMS = 1e-5
 MELODY_REGISTER = (60, 76)
+EPS_QL = 1e-3  # window starts are rounded (0.1 ms): the onset they start on stays inside
 
 
 class SilentClip(RuntimeError):
@@ -62,7 +63,7 @@ def clip_events(notes: PieceNotes, params: TrackParams, start_ql: float, end_ql:
         events = [
             Event(on, d, min(127, max(0, p + params.transpose)), params.velocity, ch)
             for ch, part in enumerate(notes.parts) for on, d, p in part
-            if start_ql <= on < end_ql
+            if start_ql - EPS_QL <= on < end_ql
         ]
         if DRUM_CHANNEL in params.programs:
             events += folk_percussion(start_ql, end_ql, notes.beat_ql, notes.bar_ql,
@@ -133,8 +134,8 @@ def render_audio(synth: Synth, events: list[Event], params: TrackParams, start_q
         float32, shape (round(length_s * synth.sample_rate),).
     """
     spq = 60.0 / params.qbpm
-    notes = [((e.start - start_ql) * spq, (e.start - start_ql + e.dur) * spq, e.channel,
-              e.pitch, e.velocity) for e in events]
+    notes = [(max(0.0, (e.start - start_ql) * spq), (e.start - start_ql + e.dur) * spq,
+              e.channel, e.pitch, e.velocity) for e in events]
     playing = {ch: p for ch, p in params.programs.items() if any(e.channel == ch for e in events)}
     audio = synth.render(notes, playing, length_s, params.fx)
     return postprocess(audio, synth.sample_rate, params.eq, params.level_db, clip)

@@ -150,6 +150,10 @@ class Synth:
     def _setup(self, programs: dict[int, int], fx: Effects) -> None:
         lib, s = self.lib, self._synth
         lib.fluid_synth_system_reset(s)
+        # Drain the previous clip's reverb and chorus tails (silence renders at ~300x).
+        for _ in range(400):
+            if float(np.max(np.abs(self._write(1024)))) < 1e-6:
+                break
         lib.fluid_synth_set_reverb_group_roomsize(s, -1, fx.room)
         lib.fluid_synth_set_reverb_group_damp(s, -1, fx.damp)
         lib.fluid_synth_set_reverb_group_width(s, -1, fx.width)
@@ -158,7 +162,6 @@ class Synth:
             lib.fluid_synth_program_change(s, ch, prog)
             lib.fluid_synth_cc(s, ch, 91, fx.reverb_send)
             lib.fluid_synth_cc(s, ch, 93, 0 if ch == DRUM_CHANNEL else fx.chorus_send)
-        self._write(2048)  # flush the previous clip's effect tails
 
     def render(self, notes: list[tuple[float, float, int, int, int]], programs: dict[int, int],
                duration: float, fx: Effects) -> np.ndarray:
