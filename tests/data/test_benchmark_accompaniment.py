@@ -8,8 +8,16 @@ import pytest
 from music21 import midi as m21midi
 
 from model.data.benchmark.accompaniment import (
-    BASS_CH, CHORD_CH, MELODY_CH, STYLE_TABLE, arrange, folk_percussion, harmonise, style,
-    swing_time, voicing,
+    BASS_CH,
+    CHORD_CH,
+    MELODY_CH,
+    STYLE_TABLE,
+    arrange,
+    folk_percussion,
+    harmonise,
+    style,
+    swing_time,
+    voicing,
 )
 from model.data.benchmark.labels import DRUM_CHANNEL, STYLES, LabelError
 from model.data.benchmark.midi import write_midi

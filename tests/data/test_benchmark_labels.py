@@ -6,8 +6,17 @@ import pytest
 
 from model.data.benchmark.catalog import build_catalogue, read_abc_headers
 from model.data.benchmark.labels import (
-    CONCEPTS, LabelError, PieceInfo, arousal, concept_schema, corpus_form, era_tag, genre_tags,
-    instrument_tags, mood_tags, style_tags,
+    CONCEPTS,
+    LabelError,
+    PieceInfo,
+    arousal,
+    concept_schema,
+    corpus_form,
+    era_tag,
+    genre_tags,
+    instrument_tags,
+    mood_tags,
+    style_tags,
 )
 
 

@@ -98,6 +98,12 @@ def chord_tones(root: int, quality: str) -> tuple[int, int, int]:
     return (root % 12, (root + (4 if quality == "maj" else 3)) % 12, (root + 7) % 12)
 
 
+def _chord_score(weights: list[float], tonic: int, chord: tuple[int, str]) -> float:
+    """Melody time on the chord's tones, minus half the time off them, plus the prior."""
+    inside = sum(weights[p] for p in chord_tones(tonic + chord[0], chord[1]))
+    return inside - 0.5 * (sum(weights) - inside) + _PRIOR.get(chord[0], 0.0)
+
+
 def harmonise(melody: tuple[NoteTuple, ...], tonic: int, mode: str, phase: float,
               start: float, end: float) -> list[tuple[float, int, str]]:
     """One diatonic triad per half bar covering [start, end).
@@ -120,11 +126,7 @@ def harmonise(melody: tuple[NoteTuple, ...], tonic: int, mode: str, phase: float
             if overlap > 0:
                 weights[pitch % 12] += overlap * (1.5 if abs(on - t) < 1e-6 else 1.0)
         if sum(weights) > 0:
-            def score(c: tuple[int, str]) -> float:
-                tones = chord_tones(tonic + c[0], c[1])
-                inside = sum(weights[p] for p in tones)
-                return inside - 0.5 * (sum(weights) - inside) + _PRIOR.get(c[0], 0.0)
-            deg, qual = max(table, key=score)
+            deg, qual = max(table, key=lambda c, w=weights: _chord_score(w, tonic, c))
             prev = ((tonic + deg) % 12, qual)
         chords.append((t, prev[0], prev[1]))
         t += SEGMENT

@@ -32,7 +32,11 @@ from model.data.benchmark.notes import NotesCache, NotesError
 from model.data.benchmark.params import draw_track, draw_window
 from model.data.benchmark.plan import TrackPlan, make_plan, size_to_clips
 from model.data.benchmark.render import (
-    SilentClip, clip_events, clip_tags, render_audio, window_onsets,
+    SilentClip,
+    clip_events,
+    clip_tags,
+    render_audio,
+    window_onsets,
 )
 from model.data.benchmark.synth import Synth, SynthConfig, check_synth
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from model.data.benchmark.labels import FOLK_COLLECTIONS, PieceInfo, genre_tags
@@ -41,8 +42,9 @@ class Piece:
         """A folk tune in a duple metre: a melody the arrangement styles can carry."""
         return self.info.collection in FOLK_COLLECTIONS and self.metre in DUPLE_METRES
 
-    @property
+    @cached_property
     def genre(self) -> tuple[str, ...]:
+        """Genre tags of the piece as written (labels.genre_tags), computed once."""
         return genre_tags(self.info)
 
 

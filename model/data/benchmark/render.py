@@ -8,7 +8,11 @@ import numpy as np
 
 from model.data.benchmark.accompaniment import Event, arrange, folk_percussion
 from model.data.benchmark.labels import (
-    DRUM_CHANNEL, era_tag, instrument_tags, mood_tags, style_tags,
+    DRUM_CHANNEL,
+    era_tag,
+    instrument_tags,
+    mood_tags,
+    style_tags,
 )
 from model.data.benchmark.notes import PieceNotes
 from model.data.benchmark.params import TrackParams
@@ -88,9 +92,11 @@ def _shelf(gain_db: float, freq: float, sr: int, kind: str) -> np.ndarray:
     cw, alpha = np.cos(w0), np.sin(w0) / 2 * np.sqrt(2)
     sa = 2 * np.sqrt(a) * alpha
     sign = 1 if kind == "low" else -1
-    b = a * np.array([(a + 1) - sign * (a - 1) * cw + sa, sign * 2 * ((a - 1) - sign * (a + 1) * cw),
+    b = a * np.array([(a + 1) - sign * (a - 1) * cw + sa,
+                      sign * 2 * ((a - 1) - sign * (a + 1) * cw),
                       (a + 1) - sign * (a - 1) * cw - sa])
-    den = np.array([(a + 1) + sign * (a - 1) * cw + sa, -sign * 2 * ((a - 1) + sign * (a + 1) * cw),
+    den = np.array([(a + 1) + sign * (a - 1) * cw + sa,
+                    -sign * 2 * ((a - 1) + sign * (a + 1) * cw),
                     (a + 1) + sign * (a - 1) * cw - sa])
     return np.concatenate([b / den[0], den / den[0]])
 
