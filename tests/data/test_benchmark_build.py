@@ -1,4 +1,8 @@
-"""Tiny real builds: determinism, resumability, the missing-FluidSynth error, end to end."""
+"""Tiny real builds: determinism, resumability, the missing-FluidSynth error, end to end.
+
+The builds render real audio through FluidSynth, so all but the error test are marked slow
+(they still run in CI).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ def first_build(tmp_path_factory):
     return root, report
 
 
+@pytest.mark.slow  # three to four real builds: ~10 s each on a loaded machine
 def test_tiny_build_writes_the_contract(first_build):
     root, report = first_build
     out = root / "a"
@@ -52,6 +57,7 @@ def test_tiny_build_writes_the_contract(first_build):
     assert "| jazz |" in card and "MIT" in card and "music21" in card
 
 
+@pytest.mark.slow  # three to four real builds: ~10 s each on a loaded machine
 def test_same_seed_same_manifest_other_seed_differs(first_build):
     root, _ = first_build
     build(_config(root / "b", root / "cache"))
@@ -60,6 +66,7 @@ def test_same_seed_same_manifest_other_seed_differs(first_build):
     assert _rows(root / "c") != _rows(root / "a")
 
 
+@pytest.mark.slow  # three to four real builds: ~10 s each on a loaded machine
 def test_resume_renders_only_what_is_missing(first_build):
     root, _ = first_build
     out = root / "r"

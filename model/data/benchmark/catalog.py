@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from model.data.benchmark.labels import FOLK_COLLECTIONS, PieceInfo, genre_tags
@@ -101,12 +101,16 @@ def _score_files(root: Path) -> list[Path]:
 
 
 def build_catalogue(root: Path | None = None) -> list[Piece]:
-    """Every piece of the core corpus, sorted by key.
+    """Every piece of the core corpus, sorted by key (read once per process and root).
 
     Args:
         root: the corpus directory; default :func:`corpus_root`.
     """
-    root = root or corpus_root()
+    return list(_catalogue(Path(root or corpus_root())))
+
+
+@lru_cache(maxsize=4)
+def _catalogue(root: Path) -> tuple[Piece, ...]:
     pieces: list[Piece] = []
     for path in _score_files(root):
         if path.suffix == ".abc":
@@ -116,7 +120,7 @@ def build_catalogue(root: Path | None = None) -> list[Piece]:
             pieces.append(Piece(rel, PieceInfo(rel, None, path.stem, "")))
     pieces.sort(key=lambda p: p.key)
     logger.info("corpus catalogue: %d pieces under %s", len(pieces), root)
-    return pieces
+    return tuple(pieces)
 
 
 #: Collection -> (artist, album) for the manifest's metadata columns.
