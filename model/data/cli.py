@@ -79,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     dataset = subparsers.add_parser("dataset", help="build or import training data")
     sub = dataset.add_subparsers(dest="dataset_command", required=True)
     _add_build(sub)
+    from model.data.real_cli import add_real_command
+
+    add_real_command(sub)
     return dataset
 
 
