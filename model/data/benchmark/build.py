@@ -205,7 +205,9 @@ def _run(tasks: list[tuple[Piece, list[TrackPlan]]], cfg: BuildConfig, cache: Pa
             yield sum(t.n_windows for t in tracks), render_piece(
                 piece, tracks, cfg.out, cfg.sample_rate)
         return
-    ctx = get_context("fork")
+    # "spawn", not "fork": a child forked from a process that already runs threads (torch's
+    # OpenMP pool, a FluidSynth synth) can deadlock in the synth's constructor; seen under pytest.
+    ctx = get_context("spawn")
     with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(cfg.synth, cfg.sample_rate, cache)) as pool:
         futures = {pool.submit(render_piece, p, ts, cfg.out, cfg.sample_rate):
