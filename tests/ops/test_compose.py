@@ -4,6 +4,7 @@ containers get is one the service reads."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from service.settings import Settings
 from tests.ops.files import (
     ROOT,
     SCHEMA,
+    SCHEMA_SHA256,
     MissingVariable,
     interpolate,
     interpolate_tree,
@@ -40,6 +42,11 @@ def resolved(compose: dict) -> dict:
 
 def settings_env_names() -> set[str]:
     return {e for n, f in Settings.model_fields.items() for e in env_names(n, f)}
+
+
+def test_the_vendored_schema_is_unchanged() -> None:
+    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() == SCHEMA_SHA256
+    assert json.loads(SCHEMA.read_text())["$schema"].startswith("http://json-schema.org/draft/2019-09")
 
 
 def schema_validator() -> jsonschema.Draft201909Validator:
