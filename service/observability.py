@@ -91,8 +91,9 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, ``request_id``
-    (when inside a request), any ``extra={...}`` fields, and ``exc`` (the traceback)."""
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, ``pid`` (which
+    worker), ``request_id`` (when inside a request), any ``extra={...}`` fields, and ``exc``
+    (the traceback)."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -100,6 +101,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         rid = getattr(record, "request_id", None) or request_id_var.get()
         if rid and rid != "-":
@@ -193,6 +195,26 @@ def prepare_multiprocess_dir(path: Path) -> int:
         stale.unlink()
         removed += 1
     return removed
+
+
+def prepare_metrics_for_workers(workers: int) -> Path | None:
+    """Before ``uvicorn.run`` in ``musicprism serve`` (the parent process): clear the
+    multiprocess folder when ``PROMETHEUS_MULTIPROC_DIR`` is set, and warn when several
+    workers run without it (each scrape would then show one worker's counts only).
+
+    Returns:
+        The folder, or None when multiprocess mode is off.
+    """
+    raw = os.environ.get(MULTIPROC_ENV)
+    if not raw:
+        if workers > 1:
+            log.warning("%d workers without %s: /metrics will show one worker's counts; "
+                        "see docs/operations.md", workers, MULTIPROC_ENV)
+        return None
+    path = Path(raw)
+    removed = prepare_multiprocess_dir(path)
+    log.info("metrics: multiprocess folder %s (%d stale files removed)", path, removed)
+    return path
 
 
 IndexProvider = Callable[[], "FacetIndexSet | None"]

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -147,6 +148,7 @@ def test_json_formatter_fields_and_traceback() -> None:
     assert (out["level"], out["logger"], out["message"], out["track_id"]) == (
         "error", "m", "failed x", 7)
     assert "request_id" not in out and out["ts"].endswith("+00:00")
+    assert out["pid"] == os.getpid()
     assert out["exc"].startswith("Traceback") and "ValueError: bad" in out["exc"]
 
 

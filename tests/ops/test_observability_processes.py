@@ -4,6 +4,7 @@ mode (several workers' metrics added up by one scrape) and the logging configura
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,7 +14,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.observability import MULTIPROC_ENV, multiprocess_dir, prepare_multiprocess_dir
+from service.observability import (
+    MULTIPROC_ENV,
+    multiprocess_dir,
+    prepare_metrics_for_workers,
+    prepare_multiprocess_dir,
+)
 from tests.ops.files import ROOT
 
 
@@ -138,3 +144,20 @@ def test_unknown_log_format_is_refused() -> None:
 
     with pytest.raises(ValueError, match="got 'xml'"):
         logging_config("info", fmt="xml")  # type: ignore[arg-type]
+
+
+def test_prepare_metrics_for_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    with caplog.at_level(logging.WARNING, logger="service.observability"):
+        assert prepare_metrics_for_workers(1) is None
+        assert caplog.records == []
+        assert prepare_metrics_for_workers(3) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "3 workers without PROMETHEUS_MULTIPROC_DIR: /metrics will show one worker's counts; "
+        "see docs/operations.md"]
+    folder = tmp_path / "prom"
+    monkeypatch.setenv(MULTIPROC_ENV, str(folder))
+    assert prepare_metrics_for_workers(2) == folder and folder.is_dir()
+    (folder / "counter_9.db").write_bytes(b"x")
+    assert prepare_metrics_for_workers(2) == folder and list(folder.iterdir()) == []
