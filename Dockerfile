@@ -15,8 +15,8 @@ WORKDIR /build
 COPY pyproject.toml docker/requirements.py ./
 # 1. torch and torchaudio from the PyTorch CPU index (the default Linux wheels on PyPI pull
 #    several GB of CUDA libraries); the pins come from pyproject.toml.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu \
-        $(python requirements.py --only torch torchaudio)
+RUN python requirements.py --only torch torchaudio > torch.txt \
+    && pip install --index-url https://download.pytorch.org/whl/cpu -r torch.txt
 # 2. everything else from PyPI. The list still names torch and torchaudio: pip finds the CPU
 #    builds already satisfy the pins (local version "+cpu" is ignored when matching) and
 #    leaves them; the check after it fails the build if a CUDA torch slipped in anyway.
