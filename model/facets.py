@@ -95,7 +95,9 @@ def parse_weights(spec: str | None, schema: ConceptSchema) -> dict[str, float]:
         try:
             w = float(value) if sep else 1.0
         except ValueError:
-            raise FacetWeightError(f"weight for facet '{name}' is not a number: '{value}'") from None
+            raise FacetWeightError(
+                f"weight for facet '{name}' is not a number: '{value}'"
+            ) from None
         if not np.isfinite(w) or w < 0:
             raise FacetWeightError(f"weight for facet '{name}' must be finite and >= 0, got {w}")
         weights[name] = w

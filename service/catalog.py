@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from index.errors import IndexSchemaMismatch
+from index.errors import IndexNotReady, IndexSchemaMismatch, SnapshotCorrupt
 from index.facet_set import FacetIndexSet
 from model import audio
 from model.checkpoint import LoadedModel
@@ -114,14 +114,14 @@ class Catalog:
         with self._lock:
             how = "rebuilt"
             try:
-                loaded = FacetIndexSet.load(self.snapshot_dir, mmap=mmap)
+                loaded = FacetIndexSet.load(self.snapshot_dir, self.schema, mmap=mmap)
                 state = loaded.state
                 if state.get("model_version") == self.model.version:
                     self.index, self._applied_seq, how = loaded, int(state["seq"]), "loaded"
-            except FileNotFoundError:
+            except IndexNotReady:
                 pass
-            except IndexSchemaMismatch as exc:
-                log.warning("index snapshot does not fit the model (%s): rebuilding", exc)
+            except (IndexSchemaMismatch, SnapshotCorrupt) as exc:
+                log.warning("index snapshot unusable (%s): rebuilding", exc)
             if how == "rebuilt":
                 self.rebuild()
             else:
@@ -134,7 +134,9 @@ class Catalog:
         """Rebuild every index from the vectors in the store; save a snapshot."""
         with self._lock, self.sessions() as session:
             seq = store.latest_seq(session)
-            ids, vectors = store.all_embeddings(session, model_version_id=self.model_version_id)
+            ids, vectors = store.load_embeddings(
+                session, model_version_id=self.model_version_id, max_seq=seq
+            )
             index = FacetIndexSet(self.schema, self.index_factory)
             if len(ids):
                 index.add(ids, vectors)
@@ -155,22 +157,16 @@ class Catalog:
             return 0
         with self._lock, self.sessions() as session:
             self._last_sync = now
-            events = store.events_since(session, self._applied_seq)
-            if not events:
+            changes = store.changes_since(
+                session, after_seq=self._applied_seq, model_version_id=self.model_version_id
+            )
+            if changes.to_seq == self._applied_seq:
                 return 0
-            added = [e.track_id for e in events if e.op == "add"]
-            removed = {e.track_id for e in events if e.op == "remove"}
-            live = [t for t in dict.fromkeys(added) if t not in removed]
-            if removed:
-                self.index.remove(np.fromiter(removed, dtype=np.int64))
-            if live:
-                ids, vectors = store.embeddings_for(
-                    session, track_ids=live, model_version_id=self.model_version_id
-                )
-                if len(ids):
-                    self.index.add(ids, vectors)
-            self._applied_seq = events[-1].seq
-            return len(events)
+            self.index.remove(changes.remove_ids)
+            if len(changes.add_ids):
+                self.index.add(changes.add_ids, changes.add_vectors)
+            self._applied_seq = changes.to_seq
+            return len(changes.remove_ids)
 
     # --- writes ---------------------------------------------------------------------------
     def embed_audio(
@@ -203,29 +199,27 @@ class Catalog:
                 artist=meta.artist,
                 album=meta.album,
                 external_id=meta.external_id,
-                source=meta.source,
-                duration=duration,
+                source=meta.source or "upload",
+                duration_seconds=duration,
                 model_version_id=self.model_version_id,
                 vector=emb.vector,
                 windows=emb.windows,
                 window_seconds=emb.window_seconds,
+                hop_seconds=emb.hop_seconds,
                 tag_scores=tag_scores,
                 tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
             )
-            session.commit()
             if created:
                 self.index.add(np.array([track.id], dtype=np.int64), emb.vector[None, :])
-                self._applied_seq = max(self._applied_seq, store.latest_seq(session))
             return IngestOutcome(track=track, created=created)
 
     def delete(self, track_id: int) -> None:
         with self._lock, self.sessions() as session:
             store.delete_track(session, track_id=track_id)
-            session.commit()
             self.index.remove(np.array([track_id], dtype=np.int64))
 
     # --- reads ----------------------------------------------------------------------------
-    def get_track(self, track_id: int) -> tuple[Track, dict[str, list[tuple[str, float]]]]:
+    def get_track(self, track_id: int) -> tuple[Track, dict[str, dict[str, float]]]:
         with self.sessions() as session:
             track = store.get_track(session, track_id=track_id)
             return track, store.tag_scores_by_concept(
@@ -296,7 +290,8 @@ class Catalog:
 
     def list_tracks(self, *, offset: int, limit: int) -> tuple[int, list[Track]]:
         with self.sessions() as session:
-            return store.count_tracks(session), store.list_tracks(session, offset=offset, limit=limit)
+            total = store.count_tracks(session)
+            return total, list(store.list_tracks(session, offset=offset, limit=limit))
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -330,7 +325,7 @@ class Catalog:
     ) -> tuple[set[int] | None, set[int]]:
         exclude = {int(i) for i in exclude_ids}
         if exclude_artist:
-            exclude |= set(store.track_ids_by_artist(session, artist=exclude_artist))
+            exclude |= set(store.track_ids_by_artist(session, artist=exclude_artist).tolist())
         allow: set[int] | None = None
         for tag in tag_filter:
             if tag not in self.schema.tags:
@@ -341,7 +336,7 @@ class Catalog:
                     tag=tag,
                     min_score=TAG_FILTER_THRESHOLD,
                     model_version_id=self.model_version_id,
-                )
+                ).tolist()
             )
             allow = ids if allow is None else allow & ids
         if allow is not None:
@@ -358,7 +353,7 @@ class Catalog:
     ) -> list[Hit]:
         if not ids or vectors is None:
             return []
-        tracks = store.tracks_by_ids(session, track_ids=ids)
+        tracks = {t.id: t for t in store.tracks_by_ids(session, track_ids=ids)}
         cos = facet_cosines(query, vectors, self.schema)
         names = self.schema.facet_names
         hits = []

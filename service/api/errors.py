@@ -15,13 +15,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.audio import AudioDecodeError, AudioError, AudioTooLong
 from model.facets import FacetWeightError
-from service.errors import NotReady, TrackNotFound, UnknownTag
+from service.errors import ExternalIdConflict, InvalidValue, NotReady, TrackNotFound, UnknownTag
 
 log = logging.getLogger(__name__)
 
 STATUS: list[tuple[type[Exception], int]] = [
     (TrackNotFound, 404),
     (UnknownTag, 422),
+    (InvalidValue, 422),
+    (ExternalIdConflict, 409),
     (FacetWeightError, 422),
     (AudioDecodeError, 415),
     (AudioTooLong, 413),

@@ -33,17 +33,20 @@ def summary(track: Track) -> TrackSummary:
         title=track.title,
         artist=track.artist,
         album=track.album,
-        duration=track.duration,
+        duration=track.duration_seconds,
     )
 
 
-def public(track: Track, tags: dict[str, list[tuple[str, float]]]) -> TrackPublic:
+def public(track: Track, tags: dict[str, dict[str, float]]) -> TrackPublic:
     return TrackPublic(
         **summary(track).model_dump(),
         source=track.source,
         content_hash=track.content_hash,
         created=track.created,
-        tags={c: [TagScore(tag=t, score=round(s, 6)) for t, s in pairs] for c, pairs in tags.items()},
+        tags={
+            c: [TagScore(tag=t, score=round(s, 6)) for t, s in scores.items()]
+            for c, scores in tags.items()
+        },
     )
 
 

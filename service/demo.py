@@ -1,0 +1,74 @@
+"""``musicprism demo``: make sure a model and a small demo catalogue are there (for
+``make serve``). Idempotent: a catalogue that already has tracks is left as it is."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelMissing(FileNotFoundError):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"no trained model at {path}: train one with `musicprism train configs/default.yaml` "
+            "or set MUSICPRISM_MODEL_PATH"
+        )
+
+
+def build_demo_corpus(out: Path, *, size: str, progress: bool) -> Path:
+    """Render the benchmark corpus of ``size`` into ``out`` unless its manifest exists."""
+    if (out / "manifest.csv").exists():
+        return out
+    from model.data.benchmark.build import BuildConfig, build
+
+    log.info("rendering the %s benchmark corpus into %s", size, out)
+    build(BuildConfig(out=out, size=size, progress=progress, command=f"musicprism demo --size {size}"))
+    return out
+
+
+def ensure_demo(settings: Settings, *, size: str = "ci", progress: bool = True) -> str:
+    from service.app import build_catalog, resolve_model_path
+    from service.db import upgrade
+    from service.ingest import ingest_folder
+
+    model = resolve_model_path(settings)
+    if not model.exists():
+        raise ModelMissing(model)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    catalog = build_catalog(settings)
+    try:
+        catalog.open_indexes()
+        if catalog.count():
+            return f"demo catalogue present: {catalog.count()} tracks"
+        corpus = build_demo_corpus(
+            settings.data_dir / "datasets" / f"bench-{size}", size=size, progress=progress
+        )
+        report = ingest_folder(catalog, corpus, metadata=corpus / "manifest.csv", progress=progress)
+        catalog.save_snapshot()
+        return f"demo catalogue ingested from {corpus}: {report.summary()}"
+    finally:
+        catalog.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    sys.stdout.write(ensure_demo(Settings(**overrides), size=args.size,
+                                 progress=not args.quiet) + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("demo", help="make sure a model and a demo catalogue are there")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--size", choices=["ci", "small", "full"], default="ci",
+                   help="benchmark corpus size to ingest (default: ci, ~200 clips)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)

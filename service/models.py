@@ -1,0 +1,224 @@
+"""ORM models of the store, the source of truth every index is rebuilt from.
+
+Types are chosen to behave the same on SQLite and PostgreSQL: ``LargeBinary`` (blob / bytea)
+for float32 little-endian vectors, ``JSON`` for the concept schema, ``Text`` for free text
+(lengths are checked in service/store.py, since SQLite does not enforce ``VARCHAR(n)``) and
+timestamps that are always timezone-aware UTC (:class:`UTCDateTime`).
+
+Change tracking, so that an index snapshot can say exactly which store state it reflects:
+
+- ``store_state`` is a single row holding the last allocated sequence number. Every write
+  that changes what an index should contain increments it *inside its own transaction*.
+  The row lock this takes (PostgreSQL) or the database write lock (SQLite) is held until the
+  transaction ends, so sequence numbers are handed out in commit order, without gaps.
+  A plain autoincrement column would not do: on PostgreSQL a transaction that drew seq 5
+  can commit after one that drew seq 6, and a snapshot taken "up to 6" would miss 5.
+- ``index_events`` logs one row per such change (``add``: the track's vector for some model
+  version is new or replaced; ``remove``: the track is gone), keyed by that sequence number.
+- ``embeddings.seq`` is the sequence number of the write that stored the vector, so a rebuild
+  can read "every vector as of seq N" without a long-lived snapshot.
+
+Schema changes go through Alembic (migrations/); the service never calls ``create_all``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Constraint names are fixed so that migrations (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+EVENT_ADD = "add"
+EVENT_REMOVE = "remove"
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    PostgreSQL keeps the zone (``timestamptz``); SQLite stores naive text, so the value is
+    converted to UTC on the way in and tagged as UTC on the way out. Naive input is refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must be timezone-aware")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ModelVersion(Base):
+    """A trained checkpoint whose vectors and tag scores are in the store."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        CheckConstraint("dim > 0", name="dim_positive"),
+        CheckConstraint("length(checkpoint_sha256) = 64", name="sha256_length"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    checkpoint_sha256: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    concept_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Track(Base):
+    """One piece of audio in the catalogue. Ids are never reused (they are the index ids)."""
+
+    __tablename__ = "tracks"
+    __table_args__ = (
+        CheckConstraint("duration_seconds >= 0", name="duration_nonnegative"),
+        CheckConstraint("length(content_hash) = 64", name="content_hash_length"),
+        # SQLite would otherwise hand the id of a deleted last row to the next insert.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    artist: Mapped[str | None] = mapped_column(Text)
+    # NFKC + casefold + strip of ``artist``, computed in Python so that matching is the same
+    # on both backends (SQLite's lower() only folds ASCII).
+    artist_key: Mapped[str | None] = mapped_column(Text, index=True)
+    album: Mapped[str | None] = mapped_column(Text)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    embeddings: Mapped[list[Embedding]] = relationship(
+        back_populates="track", cascade="all, delete-orphan", passive_deletes=True
+    )
+    tag_scores: Mapped[list[TrackTag]] = relationship(
+        back_populates="track", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Tag(Base):
+    """A tag name and the concept (genre, mood, ...) it belongs to."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    concept: Mapped[str] = mapped_column(Text)
+
+
+class TrackTag(Base):
+    """A calibrated tag probability predicted for a track by one model version."""
+
+    __tablename__ = "track_tags"
+    __table_args__ = (
+        Index("ix_track_tags_tag_model_score", "tag_id", "model_version_id", "score"),
+    )
+
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id"), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+
+    track: Mapped[Track] = relationship(back_populates="tag_scores")
+    tag: Mapped[Tag] = relationship()
+
+
+class Embedding(Base):
+    """A track's vectors from one model version, as float32 little-endian bytes.
+
+    ``vector`` is the full-space track vector (D,); ``windows`` the per-window full-space
+    vectors (n_windows, D), window ``i`` starting at ``i * hop_seconds``.
+    """
+
+    __tablename__ = "embeddings"
+    __table_args__ = (
+        CheckConstraint("n_windows > 0", name="n_windows_positive"),
+        CheckConstraint("window_seconds > 0", name="window_seconds_positive"),
+        CheckConstraint("hop_seconds > 0", name="hop_seconds_positive"),
+    )
+
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    windows: Mapped[bytes] = mapped_column(LargeBinary)
+    n_windows: Mapped[int] = mapped_column(Integer)
+    window_seconds: Mapped[float] = mapped_column(Float)
+    hop_seconds: Mapped[float] = mapped_column(Float)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    track: Mapped[Track] = relationship(back_populates="embeddings")
+
+
+class IndexEvent(Base):
+    """One change an index must apply, in commit order (see the module docstring)."""
+
+    __tablename__ = "index_events"
+    __table_args__ = (CheckConstraint("op IN ('add', 'remove')", name="op_valid"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    track_id: Mapped[int] = mapped_column(Integer)  # no foreign key: removed tracks are gone
+    op: Mapped[str] = mapped_column(String(6))
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"IndexEvent(seq={self.seq}, track_id={self.track_id}, op={self.op!r})"
+
+
+class StoreState(Base):
+    """The single row holding the last allocated sequence number (0: nothing written yet)."""
+
+    __tablename__ = "store_state"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,76 @@
+"""The store: keyword-only functions over a SQLAlchemy ``Session`` (the source of truth).
+
+Write functions (:func:`create_track`, :func:`put_embedding`, :func:`delete_track`,
+:func:`get_or_create_model_version`) commit their own transaction and roll it back on any
+error, so a failed write leaves nothing behind. Writes that change what an index holds draw
+a sequence number first (service/models.py), which serialises them: do the expensive work
+(decoding, embedding) before the call.
+
+Vectors are float32 little-endian bytes; reads check their size against the model version's
+dimension (:class:`~service.errors.DimensionMismatch`). Id arrays are (N,) int64 and vector
+arrays (N, D) float32 C-contiguous, as the index layer takes them.
+"""
+
+from service.store.codec import artist_key, decode_vectors, encode_vectors
+from service.store.queries import (
+    count_tracks,
+    find_track_by_external_id,
+    find_track_by_hash,
+    get_track,
+    list_tracks,
+    tag_scores_by_concept,
+    tag_scores_for,
+    track_ids_by_artist,
+    track_ids_with_tag,
+    tracks_by_ids,
+)
+from service.store.vectors import (
+    Changes,
+    StoredEmbedding,
+    changes_since,
+    events_since,
+    get_embedding,
+    get_vector,
+    get_vectors,
+    iter_embeddings,
+    load_embeddings,
+)
+from service.store.versions import (
+    find_model_version,
+    get_model_version,
+    get_or_create_model_version,
+    latest_seq,
+)
+from service.store.writes import create_track, delete_track, put_embedding
+
+__all__ = [
+    "Changes",
+    "StoredEmbedding",
+    "artist_key",
+    "changes_since",
+    "count_tracks",
+    "create_track",
+    "decode_vectors",
+    "delete_track",
+    "encode_vectors",
+    "events_since",
+    "find_model_version",
+    "find_track_by_external_id",
+    "find_track_by_hash",
+    "get_embedding",
+    "get_model_version",
+    "get_or_create_model_version",
+    "get_track",
+    "get_vector",
+    "get_vectors",
+    "iter_embeddings",
+    "latest_seq",
+    "list_tracks",
+    "load_embeddings",
+    "tag_scores_by_concept",
+    "tag_scores_for",
+    "track_ids_by_artist",
+    "track_ids_with_tag",
+    "put_embedding",
+    "tracks_by_ids",
+]

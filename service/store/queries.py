@@ -1,0 +1,128 @@
+"""Reads of tracks, tag scores and the id sets that filters are built from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.errors import TrackNotFound
+from service.models import Tag, Track, TrackTag
+from service.store.codec import artist_key, as_ids, in_chunks
+
+
+def get_track(session: Session, *, track_id: int) -> Track:
+    """The track with this id; raises TrackNotFound."""
+    track = session.get(Track, track_id)
+    if track is None:
+        raise TrackNotFound(track_id)
+    return track
+
+
+def find_track_by_hash(session: Session, *, content_hash: str) -> Track | None:
+    """The track whose audio has this sha256 hex digest, or None."""
+    return session.execute(
+        select(Track).where(Track.content_hash == content_hash.lower())
+    ).scalar_one_or_none()
+
+
+def find_track_by_external_id(session: Session, *, external_id: str) -> Track | None:
+    """The track with this external id, or None."""
+    return session.execute(
+        select(Track).where(Track.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def list_tracks(
+    session: Session, *, offset: int = 0, limit: int = 100, artist: str | None = None
+) -> list[Track]:
+    """Tracks in id order, optionally only those by ``artist`` (matched as :func:`artist_key`)."""
+    stmt = select(Track).order_by(Track.id).offset(offset).limit(limit)
+    if artist is not None:
+        stmt = stmt.where(Track.artist_key == artist_key(artist))
+    return list(session.scalars(stmt))
+
+
+def count_tracks(session: Session, *, artist: str | None = None) -> int:
+    """How many tracks there are (by ``artist``, if given)."""
+    stmt = select(func.count()).select_from(Track)
+    if artist is not None:
+        stmt = stmt.where(Track.artist_key == artist_key(artist))
+    return int(session.execute(stmt).scalar_one())
+
+
+def tracks_by_ids(session: Session, *, track_ids: Sequence[int]) -> list[Track]:
+    """The tracks with these ids, in the order given; ids not in the store are left out."""
+    wanted = [int(i) for i in track_ids]
+    found: dict[int, Track] = {}
+    for chunk in in_chunks(list(dict.fromkeys(wanted))):
+        found.update((t.id, t) for t in session.scalars(select(Track).where(Track.id.in_(chunk))))
+    return [found[i] for i in wanted if i in found]
+
+
+def track_ids_by_artist(session: Session, *, artist: str) -> np.ndarray:
+    """Ids (int64, ascending) of the tracks by ``artist``, matched literally after
+    :func:`artist_key` (case and Unicode width ignored; no wildcards)."""
+    stmt = select(Track.id).where(Track.artist_key == artist_key(artist)).order_by(Track.id)
+    return as_ids(session.scalars(stmt).all())
+
+
+def track_ids_with_tag(
+    session: Session, *, tag: str, model_version_id: int, min_score: float
+) -> np.ndarray:
+    """Ids (int64, ascending) of tracks whose score for ``tag`` from this model version is
+    strictly above ``min_score``. A tag no track was ever scored for gives no ids."""
+    stmt = (
+        select(TrackTag.track_id)
+        .join(Tag, Tag.id == TrackTag.tag_id)
+        .where(
+            Tag.name == tag,
+            TrackTag.model_version_id == model_version_id,
+            TrackTag.score > float(min_score),
+        )
+        .order_by(TrackTag.track_id)
+    )
+    return as_ids(session.scalars(stmt).all())
+
+
+def tag_scores_by_concept(
+    session: Session, *, track_id: int, model_version_id: int
+) -> dict[str, dict[str, float]]:
+    """A track's tag scores from one model version: concept -> {tag: score}, concepts by
+    name, tags by descending score (then name). Raises TrackNotFound."""
+    get_track(session, track_id=track_id)
+    rows = session.execute(
+        select(Tag.concept, Tag.name, TrackTag.score)
+        .join(TrackTag, TrackTag.tag_id == Tag.id)
+        .where(TrackTag.track_id == track_id, TrackTag.model_version_id == model_version_id)
+    ).all()
+    # Sorted here, not in SQL: PostgreSQL collations and SQLite's byte order disagree.
+    out: dict[str, dict[str, float]] = {}
+    for concept, name, score in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
+        out.setdefault(concept, {})[name] = float(score)
+    return out
+
+
+def tag_scores_for(
+    session: Session, *, track_ids: Sequence[int], tags: Sequence[str], model_version_id: int
+) -> dict[int, dict[str, float]]:
+    """Scores of the given tags for the given tracks: track id -> {tag: score}. Tracks or
+    tags without a stored score are simply absent."""
+    if not track_ids or not tags:
+        return {}
+    out: dict[int, dict[str, float]] = {}
+    for chunk in in_chunks(list(track_ids)):
+        rows = session.execute(
+            select(TrackTag.track_id, Tag.name, TrackTag.score)
+            .join(Tag, TrackTag.tag_id == Tag.id)
+            .where(
+                TrackTag.track_id.in_(chunk),
+                TrackTag.model_version_id == model_version_id,
+                Tag.name.in_(list(tags)),
+            )
+        ).all()
+        for track_id, name, score in rows:
+            out.setdefault(int(track_id), {})[name] = float(score)
+    return out
