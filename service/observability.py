@@ -36,6 +36,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -379,7 +380,13 @@ def install_observability(app: FastAPI) -> Metrics:
 
     def index_provider() -> FacetIndexSet | None:
         catalog = getattr(app.state, "catalog", None)
-        return None if catalog is None else catalog.index
+        if catalog is None:
+            return None
+        try:  # follow what other workers and the CLI stored (throttled, as for queries)
+            catalog.sync()
+        except SQLAlchemyError as exc:
+            log.warning("metrics: the store is unreachable, index sizes may lag: %s", exc)
+        return catalog.index
 
     metrics = Metrics(index_provider, multiproc=multiprocess_dir())
     app.state.metrics = metrics

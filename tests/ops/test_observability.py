@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.exc import OperationalError
 
 from index.facet_set import FacetIndexSet
 from model.facets import to_full_space
@@ -233,13 +234,20 @@ def test_index_sizes_are_read_from_the_catalogue_at_scrape_time() -> None:
     index.add(np.arange(10, 15), vectors)
     index.remove(np.array([11, 12]))
 
-    class Loaded:  # what app.state.catalog offers the collector: its index set
-        pass
+    class Loaded:  # what app.state.catalog offers the collector: its index set, and sync
+        syncs = 0
 
-    catalog = Loaded()
-    catalog.index = index  # type: ignore[attr-defined]
+        def __init__(self, index: FacetIndexSet) -> None:
+            self.index = index
+
+        def sync(self) -> int:
+            self.syncs += 1
+            return 0
+
+    catalog = Loaded(index)
     app.state.catalog = catalog
     after = samples(app)
+    assert catalog.syncs == 1  # caught up with the store before reporting
     assert after[("musicprism_catalog_ready", ())] == 1.0
     sizes = {dict(labels)["index"]: v for (name, labels), v in after.items()
              if name == "musicprism_index_vectors"}
@@ -263,3 +271,26 @@ def test_an_unhandled_error_is_logged_with_the_request_id(records: io.StringIO) 
     assert "RuntimeError: boom" in errors[0]["exc"]
     access = [r for r in lines(records) if r["logger"] == "musicprism.access"]
     assert [(a["status"], a["request_id"]) for a in access] == [(500, "r13")]
+
+
+def test_index_sizes_are_still_reported_when_the_store_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    schema = tiny_schema()
+    index = FacetIndexSet(schema, "IDMap2,Flat")
+    vectors = to_full_space(np.random.default_rng(1).standard_normal((2, schema.dim)), schema)
+    index.add(np.array([1, 2]), vectors.astype(np.float32))
+
+    class Unreachable:
+        def __init__(self, index: FacetIndexSet) -> None:
+            self.index = index
+
+        def sync(self) -> int:
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    app = make_app()
+    app.state.catalog = Unreachable(index)
+    with caplog.at_level(logging.WARNING, logger="service.observability"):
+        got = samples(app)
+    assert got[("musicprism_index_vectors", (("index", "full"),))] == 2.0
+    assert any("store is unreachable" in r.getMessage() for r in caplog.records)
