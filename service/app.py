@@ -40,16 +40,19 @@ def build_catalog(settings: Settings) -> Catalog:
     faiss.omp_set_num_threads(settings.faiss_threads)
     model = load_checkpoint(resolve_model_path(settings))
     engine = make_engine(settings.resolved_database_url)
-    assert_at_head(engine)
-    catalog = Catalog(
-        model=model,
-        sessions=make_session_factory(engine),
-        index_dir=settings.index_dir,
-        index_factory=settings.index_factory,
-        max_audio_seconds=settings.max_audio_seconds,
-        min_audio_seconds=settings.min_audio_seconds,
-    )
-    return catalog
+    try:
+        assert_at_head(engine)
+        return Catalog(
+            model=model,
+            sessions=make_session_factory(engine),
+            index_dir=settings.index_dir,
+            index_factory=settings.index_factory,
+            max_audio_seconds=settings.max_audio_seconds,
+            min_audio_seconds=settings.min_audio_seconds,
+        )
+    except BaseException:
+        engine.dispose()
+        raise
 
 
 @asynccontextmanager
@@ -58,7 +61,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     owned = getattr(app.state, "catalog", None) is None
     if owned:
         catalog = await run_in_threadpool(build_catalog, settings)
-        await run_in_threadpool(catalog.open_indexes)
+        try:
+            await run_in_threadpool(catalog.open_indexes)
+        except BaseException:
+            catalog.close()
+            raise
         app.state.catalog = catalog
     log.info("ready: model %s, %d tracks", app.state.catalog.model.version, app.state.catalog.count())
     try:

@@ -146,14 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live with their code (datasets, training, demo)."""
+    from model.data.cli import register as dataset
     from service.demo import register as demo
 
-    plugins = [demo]
-    try:
-        from model.data.cli import register as dataset
-    except ImportError:
-        return plugins
-    return [*plugins, dataset]
+    return [demo, dataset]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ class Catalogue:
 
 def song(name: str, seconds: float = 4.0) -> np.ndarray:
     """A reproducible synthetic piece per name (the seed is derived from the name)."""
-    seed = int.from_bytes(name.encode(), "little") % (2**31)
+    seed = zlib.crc32(name.encode())
     return synth_music(seconds, SR, seed=seed)
 
 
