@@ -35,7 +35,7 @@ def get(url: str, request_id: str | None = None) -> tuple[int, str | None, str]:
     """Status, the X-Request-ID response header, and the body."""
     request = urllib.request.Request(url, headers={"X-Request-ID": request_id} if request_id
                                      else {})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=30) as response:
         return response.status, response.headers.get("X-Request-ID"), response.read().decode()
 
 
