@@ -1,0 +1,18 @@
+"""Prometheus metrics (installed by ``service.observability.install_observability``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+)
+def metrics(request: Request) -> Response:
+    """Request counts and latencies by route, embedding time, index sizes, ingest outcomes."""
+    body, content_type = request.app.state.metrics.render()
+    return Response(content=body, media_type=content_type)

@@ -1,0 +1,35 @@
+"""Two catalogues on one store, as two uvicorn workers are: a track one of them has just
+ingested must be found by the other at once (it exists in the store, the source of truth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.app import build_catalog
+from service.catalog import TrackMeta
+from service.errors import TrackNotFound
+from tests.service.conftest import SR, make_settings, song
+from tests.utils.audio import encode
+
+
+@pytest.mark.xfail(raises=TrackNotFound, strict=True,
+                   reason="Catalog.vector_of answers 404 for a track that another worker "
+                          "stored less than sync_interval ago (it does not force a sync)")
+def test_a_track_ingested_by_one_worker_is_found_by_the_other(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path, database_url)
+    first, second = build_catalog(settings), build_catalog(settings)
+    try:
+        first.open_indexes()
+        second.open_indexes()
+        second.sync(force=True)  # the other worker has just synced: its next sync is throttled
+        outcome = first.ingest(encode(song("alpha"), SR, "flac"), TrackMeta(title="Alpha"))
+        vector = second.vector_of(outcome.track.id)
+        np.testing.assert_allclose(vector, first.vector_of(outcome.track.id), rtol=0, atol=0)
+    finally:
+        first.close()
+        second.close()
