@@ -133,4 +133,6 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMod
     encoder.load_state_dict(payload["state_dict"], strict=True)
     encoder.eval()
     info = {k: v for k, v in payload.items() if k != "state_dict"}
-    return LoadedModel(encoder=encoder, name=str(payload["name"]), sha256=file_sha256(path), info=info)
+    return LoadedModel(
+        encoder=encoder, name=str(payload["name"]), sha256=file_sha256(path), info=info
+    )

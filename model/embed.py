@@ -35,7 +35,9 @@ class Embedder:
         hop_seconds: window hop; default non-overlapping (hop = window).
     """
 
-    def __init__(self, model: LoadedModel, *, batch_size: int = 32, hop_seconds: float | None = None):
+    def __init__(
+        self, model: LoadedModel, *, batch_size: int = 32, hop_seconds: float | None = None
+    ):
         self.model = model
         self.batch_size = batch_size
         self.window_seconds = model.config.clip_seconds

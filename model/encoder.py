@@ -128,7 +128,9 @@ class Encoder(nn.Module):
         self.frontend = LogMel(cfg)
         self.input_norm = nn.BatchNorm2d(1)
         chans = (1, *cfg.channels)
-        self.blocks = nn.Sequential(*[ConvBlock(a, b) for a, b in zip(chans, chans[1:])])
+        self.blocks = nn.Sequential(
+            *[ConvBlock(a, b) for a, b in zip(chans, chans[1:], strict=False)]
+        )
         self.project = nn.Linear(2 * cfg.channels[-1], schema.dim)
         self.head = TagHead(cfg, schema)
 

@@ -87,9 +87,7 @@ def parse_weights(spec: str | None, schema: ConceptSchema) -> dict[str, float]:
         name, sep, value = part.strip().partition(":")
         name = name.strip()
         if name not in names:
-            raise FacetWeightError(
-                f"unknown facet '{name}'; valid facets: {', '.join(names)}"
-            )
+            raise FacetWeightError(f"unknown facet '{name}'; valid facets: {', '.join(names)}")
         if name in weights:
             raise FacetWeightError(f"facet '{name}' is given twice")
         try:

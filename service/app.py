@@ -23,11 +23,14 @@ from service.api.limits import BodySizeLimit
 from service.api.routes import health, search, similar, tracks
 from service.catalog import Catalog
 from service.db import assert_at_head, make_engine, make_session_factory
+from service.observability import install_observability
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "model" / "weights" / "musicprism-default.pt"
+DEFAULT_MODEL = (
+    Path(__file__).resolve().parent.parent / "model" / "weights" / "musicprism-default.pt"
+)
 
 
 def resolve_model_path(settings: Settings) -> Path:
@@ -67,7 +70,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             catalog.close()
             raise
         app.state.catalog = catalog
-    log.info("ready: model %s, %d tracks", app.state.catalog.model.version, app.state.catalog.count())
+    app.state.catalog.on_embed = app.state.metrics.observe_embedding
+    app.state.catalog.on_ingest = app.state.metrics.count_ingest
+    log.info(
+        "ready: model %s, %d tracks", app.state.catalog.model.version, app.state.catalog.count()
+    )
     try:
         yield
     finally:
@@ -92,6 +99,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     for module in (health, tracks, similar, search):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    install_observability(app)
     return app
 
 

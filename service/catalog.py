@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +79,8 @@ class Catalog:
         max_audio_seconds: float = 1800.0,
         min_audio_seconds: float = 1.0,
         sync_interval: float = 1.0,
+        on_embed: Callable[[float], None] | None = None,
+        on_ingest: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self.model = model
         self.schema = model.schema
@@ -89,6 +91,8 @@ class Catalog:
         self.max_audio_seconds = max_audio_seconds
         self.min_audio_seconds = min_audio_seconds
         self.sync_interval = sync_interval
+        self.on_embed = on_embed  # metrics hooks: the catalog does not import prometheus
+        self.on_ingest = on_ingest
         self._lock = threading.RLock()
         self._applied_seq = 0
         self._last_sync = 0.0
@@ -147,7 +151,8 @@ class Catalog:
     def save_snapshot(self) -> None:
         with self._lock:
             self.index.save(
-                self.snapshot_dir, state={"model_version": self.model.version, "seq": self._applied_seq}
+                self.snapshot_dir,
+                state={"model_version": self.model.version, "seq": self._applied_seq},
             )
 
     def sync(self, *, force: bool = False) -> int:
@@ -180,7 +185,11 @@ class Catalog:
             start=start,
             duration=duration,
         )
-        return self.embedder.embed(decoded.samples), decoded.duration
+        started = time.perf_counter()
+        embedding = self.embedder.embed(decoded.samples)
+        if self.on_embed is not None:
+            self.on_embed(time.perf_counter() - started)
+        return embedding, decoded.duration
 
     def ingest(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
         """Decode, embed, store and index one track; the same audio twice gives one track."""
@@ -188,9 +197,14 @@ class Catalog:
         with self.sessions() as session:
             existing = store.find_track_by_hash(session, content_hash=content_hash)
             if existing is not None:
+                self._count_ingest("duplicate")
                 return IngestOutcome(track=existing, created=False)
-        emb, duration = self.embed_audio(source)
-        tag_scores = dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs)))
+        try:
+            emb, duration = self.embed_audio(source)
+        except audio.AudioError as exc:
+            self._count_ingest("failed", type(exc).__name__)
+            raise
+        tag_scores = dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs), strict=True))
         with self._lock, self.sessions() as session:
             track, created = store.create_track(
                 session,
@@ -211,7 +225,12 @@ class Catalog:
             )
             if created:
                 self.index.add(np.array([track.id], dtype=np.int64), emb.vector[None, :])
+            self._count_ingest("added" if created else "duplicate")
             return IngestOutcome(track=track, created=created)
+
+    def _count_ingest(self, outcome: str, reason: str | None = None) -> None:
+        if self.on_ingest is not None:
+            self.on_ingest(outcome, reason)
 
     def delete(self, track_id: int) -> None:
         with self._lock, self.sessions() as session:
@@ -231,7 +250,9 @@ class Catalog:
         if track_id not in self.index:
             with self.sessions() as session:
                 store.get_track(session, track_id=track_id)  # raises TrackNotFound
-            raise TrackNotFound(track_id)
+            self.sync(force=True)  # stored by another process since the last sync
+            if track_id not in self.index:
+                raise TrackNotFound(track_id)
         return self.index.get(track_id)
 
     def similar(
@@ -264,7 +285,9 @@ class Catalog:
             hits = self._hits(session, ids, D[0][: len(ids)], query, vectors)
         return weights, hits
 
-    def search_tags(self, tags: list[str], *, k: int, exclude_artist: str | None = None) -> list[Hit]:
+    def search_tags(
+        self, tags: list[str], *, k: int, exclude_artist: str | None = None
+    ) -> list[Hit]:
         """Tracks ranked by the mean cosine between their facets and the tags' proxies."""
         unknown = [t for t in tags if t not in self.schema.tags]
         if unknown:
@@ -357,11 +380,10 @@ class Catalog:
         cos = facet_cosines(query, vectors, self.schema)
         names = self.schema.facet_names
         hits = []
-        for row, (tid, score) in enumerate(zip(ids, scores)):
+        for row, (tid, score) in enumerate(zip(ids, scores, strict=True)):
             track = tracks.get(tid)
             if track is None:  # deleted by another process since the index last synced
                 continue
-            facets = {n: round(float(c), 6) for n, c in zip(names, cos[row])}
+            facets = {n: round(float(c), 6) for n, c in zip(names, cos[row], strict=True)}
             hits.append(Hit(track=track, score=round(float(score), 6), facets=facets))
         return hits
-

@@ -46,18 +46,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not args.no_migrate:
         upgrade(settings.resolved_database_url)
+    from service.observability import logging_config, prepare_metrics_for_workers
+
+    prepare_metrics_for_workers(settings.workers)
+    log_config = logging_config(settings.log_level)
     if settings.workers > 1:
         # Workers re-read settings from the environment: pass the overrides on.
         import os
 
         os.environ["MUSICPRISM_DATA_DIR"] = str(settings.data_dir)
-        uvicorn.run("service.app:app_factory", factory=True, host=settings.host,
-                    port=settings.port, workers=settings.workers, log_level=settings.log_level)
+        uvicorn.run(
+            "service.app:app_factory",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            log_config=log_config,
+            access_log=False,
+        )
     else:
         from service.app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    log_level=settings.log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=log_config,
+            access_log=False,
+        )
     return 0
 
 
@@ -106,8 +124,12 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="data directory (default: MUSICPRISM_DATA_DIR or ./data)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default: MUSICPRISM_DATA_DIR or ./data)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,8 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="ingest a folder of audio (recursive, resumable)")
     _common(p)
     p.add_argument("folder", type=Path)
-    p.add_argument("--metadata", type=Path, default=None,
-                   help="CSV with path,title,artist,album,external_id")
+    p.add_argument(
+        "--metadata", type=Path, default=None, help="CSV with path,title,artist,album,external_id"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
 
@@ -155,16 +178,16 @@ def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from service.observability import configure_logging
+
+    configure_logging("debug" if args.verbose else "info")
     try:
         return int(args.func(args))
     except ValidationError as exc:
         first = exc.errors()[0]
-        sys.stderr.write(f"musicprism: invalid setting {'.'.join(map(str, first['loc']))}: "
-                         f"{first['msg']}\n")
+        sys.stderr.write(
+            f"musicprism: invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}\n"
+        )
         return 2
     except (OSError, ValueError, KeyError) as exc:
         sys.stderr.write(f"musicprism: {exc}\n")

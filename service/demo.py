@@ -29,7 +29,9 @@ def build_demo_corpus(out: Path, *, size: str, progress: bool) -> Path:
     from model.data.benchmark.build import BuildConfig, build
 
     log.info("rendering the %s benchmark corpus into %s", size, out)
-    build(BuildConfig(out=out, size=size, progress=progress, command=f"musicprism demo --size {size}"))
+    build(
+        BuildConfig(out=out, size=size, progress=progress, command=f"musicprism demo --size {size}")
+    )
     return out
 
 
@@ -60,15 +62,20 @@ def ensure_demo(settings: Settings, *, size: str = "ci", progress: bool = True) 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    sys.stdout.write(ensure_demo(Settings(**overrides), size=args.size,
-                                 progress=not args.quiet) + "\n")
+    sys.stdout.write(
+        ensure_demo(Settings(**overrides), size=args.size, progress=not args.quiet) + "\n"
+    )
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demo", help="make sure a model and a demo catalogue are there")
     p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument("--size", choices=["ci", "small", "full"], default="ci",
-                   help="benchmark corpus size to ingest (default: ci, ~200 clips)")
+    p.add_argument(
+        "--size",
+        choices=["ci", "small", "full"],
+        default="ci",
+        help="benchmark corpus size to ingest (default: ci, ~200 clips)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)

@@ -37,9 +37,14 @@ class IngestReport:
 
     def summary(self) -> str:
         reasons = Counter(reason.split(":")[0] for _, reason in self.skipped)
-        parts = [f"{self.added} added", f"{self.duplicates} already in the catalogue",
-                 f"{len(self.skipped)} skipped"]
-        detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
+        parts = [
+            f"{self.added} added",
+            f"{self.duplicates} already in the catalogue",
+            f"{len(self.skipped)} skipped",
+        ]
+        detail = ", ".join(
+            f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))
+        )
         return "; ".join(parts) + (f" ({detail})" if detail else "")
 
 

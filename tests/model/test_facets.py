@@ -41,7 +41,9 @@ def test_weighted_query_gives_weighted_cosines():
     q, x = to_full_space(rng.normal(size=(2, 12)).astype(np.float32), schema)
     w = {"a": 0.7, "c": 0.3}
     cos = facet_cosines(q, x[None, :], schema)[0]
-    assert float(weighted_query(q, w, schema) @ x) == pytest.approx(0.7 * cos[0] + 0.3 * cos[2], rel=1e-5)
+    assert float(weighted_query(q, w, schema) @ x) == pytest.approx(
+        0.7 * cos[0] + 0.3 * cos[2], rel=1e-5
+    )
 
 
 def test_parse_weights():

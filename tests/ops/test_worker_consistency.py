@@ -6,18 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from service.app import build_catalog
 from service.catalog import TrackMeta
-from service.errors import TrackNotFound
 from tests.service.conftest import SR, make_settings, song
 from tests.utils.audio import encode
 
 
-@pytest.mark.xfail(raises=TrackNotFound, strict=True,
-                   reason="Catalog.vector_of answers 404 for a track that another worker "
-                          "stored less than sync_interval ago (it does not force a sync)")
 def test_a_track_ingested_by_one_worker_is_found_by_the_other(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -76,8 +76,9 @@ def catalogue(tmp_path: Path, database_url: str) -> Iterator[Catalogue]:
         ids, audio = {}, {}
         for key, (title, artist) in SONGS.items():
             audio[key] = song(key)
-            r = upload(client, encode(audio[key], SR, "flac"), f"{key}.flac",
-                       title=title, artist=artist)
+            r = upload(
+                client, encode(audio[key], SR, "flac"), f"{key}.flac", title=title, artist=artist
+            )
             assert r.status_code == 201, r.text
             ids[key] = r.json()["track"]["id"]
         yield Catalogue(client=client, settings=settings, ids=ids, audio=audio)

@@ -10,7 +10,9 @@ from tests.service.conftest import API_KEY, SR, Catalogue, song, upload
 from tests.utils.audio import encode
 
 
-def brute_force(cat: Catalogue, query_id: int, weights: dict[str, float]) -> list[tuple[int, float]]:
+def brute_force(
+    cat: Catalogue, query_id: int, weights: dict[str, float]
+) -> list[tuple[int, float]]:
     """Every other track's weighted facet score, best first, from the stored vectors."""
     catalog = cat.client.app.state.catalog
     q = catalog.index.get(query_id)
@@ -20,7 +22,9 @@ def brute_force(cat: Catalogue, query_id: int, weights: dict[str, float]) -> lis
         if tid == query_id:
             continue
         cos = facet_cosines(q, catalog.index.get(tid)[None, :], catalog.schema)[0]
-        out.append((tid, float(sum(weights.get(n, 0.0) * c for n, c in zip(names, cos)))))
+        out.append(
+            (tid, float(sum(weights.get(n, 0.0) * c for n, c in zip(names, cos, strict=True))))
+        )
     return sorted(out, key=lambda p: -p[1])
 
 
@@ -98,8 +102,9 @@ def test_filters(catalogue: Catalogue):
     body = c.get(f"/similar/{qid}", params={"k": 10, "exclude_artist": "Bob"}).json()
     got = {r["track"]["id"] for r in body["results"]}
     assert got == {ids["beta"], ids["eps"], ids["zeta"]}
-    body = c.get(f"/similar/{qid}", params=[("k", 10), ("exclude", ids["beta"]),
-                                          ("exclude", ids["eps"])]).json()
+    body = c.get(
+        f"/similar/{qid}", params=[("k", 10), ("exclude", ids["beta"]), ("exclude", ids["eps"])]
+    ).json()
     assert {r["track"]["id"] for r in body["results"]} == {ids["gamma"], ids["delta"], ids["zeta"]}
     artist = "O'Brien; DROP TABLE tracks; --"
     body = c.get(f"/similar/{qid}", params={"k": 10, "exclude_artist": artist}).json()
@@ -111,9 +116,12 @@ def test_tag_filter_matches_stored_scores(catalogue: Catalogue):
     c, ids = catalogue.client, catalogue.ids
     tag = "jazz"
     with_tag = {
-        tid for tid in ids.values()
-        if any(t["tag"] == tag and t["score"] >= 0.5
-               for t in c.get(f"/tracks/{tid}").json()["tags"]["genre"])
+        tid
+        for tid in ids.values()
+        if any(
+            t["tag"] == tag and t["score"] >= 0.5
+            for t in c.get(f"/tracks/{tid}").json()["tags"]["genre"]
+        )
     }
     body = c.get(f"/similar/{ids['alpha']}", params={"k": 10, "tag": tag}).json()
     assert {r["track"]["id"] for r in body["results"]} == with_tag - {ids["alpha"]}
@@ -137,10 +145,14 @@ def test_search_by_tag_ranks_by_proxy_cosine(catalogue: Catalogue):
 
 def test_search_with_two_tags_averages(catalogue: Catalogue):
     c = catalogue.client
-    one = {r["track"]["id"]: r["score"] for r in
-           c.get("/search", params={"tag": "jazz", "k": 6}).json()["results"]}
-    two = {r["track"]["id"]: r["score"] for r in
-           c.get("/search", params={"tag": "happy", "k": 6}).json()["results"]}
+    one = {
+        r["track"]["id"]: r["score"]
+        for r in c.get("/search", params={"tag": "jazz", "k": 6}).json()["results"]
+    }
+    two = {
+        r["track"]["id"]: r["score"]
+        for r in c.get("/search", params={"tag": "happy", "k": 6}).json()["results"]
+    }
     both = c.get("/search", params=[("tag", "jazz"), ("tag", "happy"), ("k", 6)]).json()
     for r in both["results"]:
         tid = r["track"]["id"]

@@ -73,7 +73,12 @@ def test_ingest_folder_is_recursive_reports_skips_and_resumes(env: Path, capsys)
         total, tracks = catalog.list_tracks(offset=0, limit=10)
         assert total == 4 == catalog.count()
         one = next(t for t in tracks if t.external_id == "ID-1")
-        assert (one.title, one.artist, one.album, one.source) == ("One", "Ann", "First", "a/one.wav")
+        assert (one.title, one.artist, one.album, one.source) == (
+            "One",
+            "Ann",
+            "First",
+            "a/one.wav",
+        )
         assert {t.title for t in tracks} >= {"two", "three", "four"}
     finally:
         catalog.close()
@@ -129,7 +134,10 @@ def test_serving_an_unmigrated_database_is_refused(tmp_path: Path, empty_databas
     from service.db import DatabaseNotMigrated
     from service.settings import Settings
 
-    settings = Settings(database_url=empty_database_url, data_dir=tmp_path,
-                        model_path=tiny_checkpoint(tmp_path / "m.pt"))
+    settings = Settings(
+        database_url=empty_database_url,
+        data_dir=tmp_path,
+        model_path=tiny_checkpoint(tmp_path / "m.pt"),
+    )
     with pytest.raises(DatabaseNotMigrated, match="run `musicprism migrate`"):
         build_catalog(settings)

@@ -24,14 +24,27 @@ def corpus(data_dir: Path) -> Path:
         w.writerow(["path", "track_id", "split", "tags", "title", "artist", "album", "duration"])
         for i in range(3):
             (out / "audio" / f"c{i}.flac").write_bytes(encode(song(f"demo{i}"), SR, "flac"))
-            w.writerow([f"audio/c{i}.flac", f"p{i}", "test", "jazz;happy", f"Clip {i}",
-                        "J. S. Bach", "bach", "4.0"])
+            w.writerow(
+                [
+                    f"audio/c{i}.flac",
+                    f"p{i}",
+                    "test",
+                    "jazz;happy",
+                    f"Clip {i}",
+                    "J. S. Bach",
+                    "bach",
+                    "4.0",
+                ]
+            )
     return out
 
 
 def test_demo_ingests_once(tmp_path: Path, database_url: str, capsys):
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url,
-                        model_path=tiny_checkpoint(tmp_path / "m.pt"))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        model_path=tiny_checkpoint(tmp_path / "m.pt"),
+    )
     corpus(settings.data_dir)
     message = ensure_demo(settings, progress=False)
     assert message.endswith("3 added; 0 already in the catalogue; 0 skipped")

@@ -23,8 +23,10 @@ def upload_app(limit: int) -> BodySizeLimit:
 
 def run(app: BodySizeLimit, chunks: int, *, declared: int | None = None) -> tuple[int, int, bytes]:
     """POST a multipart body of ``chunks`` x 64 kB; returns (status, chunks read, body)."""
-    head = (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
-            b"Content-Type: application/octet-stream\r\n\r\n")
+    head = (
+        b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n"
+    )
     tail = b"\r\n--xyz--\r\n"
     parts = [head] + [b"\1" * CHUNK] * chunks + [tail]
     read = 0
@@ -42,9 +44,18 @@ def run(app: BodySizeLimit, chunks: int, *, declared: int | None = None) -> tupl
     headers = [(b"content-type", b"multipart/form-data; boundary=xyz")]
     if declared is not None:
         headers.append((b"content-length", str(declared).encode()))
-    scope = {"type": "http", "method": "POST", "path": "/upload", "headers": headers,
-             "query_string": b"", "http_version": "1.1", "scheme": "http", "root_path": "",
-             "server": ("test", 80), "client": ("test", 1)}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/upload",
+        "headers": headers,
+        "query_string": b"",
+        "http_version": "1.1",
+        "scheme": "http",
+        "root_path": "",
+        "server": ("test", 80),
+        "client": ("test", 1),
+    }
     anyio.run(app, scope, receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")

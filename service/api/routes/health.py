@@ -27,5 +27,8 @@ def readyz(request: Request) -> Readiness | JSONResponse:
         status="ready",
         model=catalog.model.version,
         tracks=catalog.count(),
-        index={"factory": catalog.index_factory, **{f: catalog.count() for f in catalog.schema.facet_names}},
+        index={
+            "factory": catalog.index_factory,
+            **{f: catalog.count() for f in catalog.schema.facet_names},
+        },
     )

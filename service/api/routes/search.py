@@ -39,7 +39,9 @@ def search(
         tags=tags,
         k=k,
         results=[
-            SearchResult(track=summary(h.track), score=h.score, tag_scores=scores.get(h.track.id, {}))
+            SearchResult(
+                track=summary(h.track), score=h.score, tag_scores=scores.get(h.track.id, {})
+            )
             for h in hits
         ],
     )

@@ -25,7 +25,9 @@ def similar_to_clip(
     facet: Annotated[str | None, Form(max_length=500, description=FACET_HELP)] = None,
     k: Annotated[int, Form()] = 10,
     exclude_artist: Annotated[str | None, Form(max_length=500)] = None,
-    tag: Annotated[list[str] | None, Form(description="Only tracks predicted with this tag")] = None,
+    tag: Annotated[
+        list[str] | None, Form(description="Only tracks predicted with this tag")
+    ] = None,
 ) -> SimilarResponse:
     """Catalogue tracks that sound like the uploaded clip (optionally a part of it)."""
     check_k(k, settings)
@@ -46,7 +48,9 @@ def similar_to_track(
     facet: Annotated[str | None, Query(max_length=500, description=FACET_HELP)] = None,
     k: int = 10,
     exclude_artist: Annotated[str | None, Query(max_length=500)] = None,
-    tag: Annotated[list[str] | None, Query(description="Only tracks predicted with this tag")] = None,
+    tag: Annotated[
+        list[str] | None, Query(description="Only tracks predicted with this tag")
+    ] = None,
     exclude: Annotated[list[int] | None, Query(description="Track ids to leave out")] = None,
 ) -> SimilarResponse:
     """Tracks like this one, in one facet or a weighted mix; the track itself is excluded."""

@@ -28,8 +28,9 @@ def ingest_track(
 ) -> IngestResult:
     """Add a track; the same audio uploaded twice returns the existing track (200)."""
     data = file.file.read()
-    meta = TrackMeta(title=title, artist=artist, album=album, external_id=external_id,
-                     source=file.filename)
+    meta = TrackMeta(
+        title=title, artist=artist, album=album, external_id=external_id, source=file.filename
+    )
     outcome = catalog.ingest(data, meta)
     if not outcome.created:
         response.status_code = 200
