@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 
-import httpx
+import httpx2 as httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI, HTTPException
