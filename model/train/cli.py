@@ -3,7 +3,7 @@ command line (``register(subparsers)``), mapped onto :mod:`model.train` in one p
 
 * ``musicprism train CONFIG [--set key=value ...] [--data DIR] [--run-dir DIR] [--ship PATH]``
 * ``musicprism evaluate CHECKPOINT --data DIR [--split test] [--level track] [--out JSON]``
-* ``musicprism benchmark [--budget NAME|FILE] [--variants DIR] [--only NAME ...] [--doc FILE]``
+* ``musicprism benchmark [--budget NAME|FILE] [--variants DIR] [--only NAME] [--doc FILE]``
 """
 
 from __future__ import annotations
@@ -22,8 +22,24 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
 
 
-def _command() -> str:
-    return shlex.join(["musicprism", *sys.argv[1:]])
+def _command(args: argparse.Namespace, positional: tuple[str, ...],
+             options: tuple[str, ...]) -> str:
+    """The command line that reproduces ``args`` (recorded in checkpoints and docs)."""
+    words = ["musicprism", args.command]
+    words += [str(getattr(args, p)) for p in positional]
+    for name in options:
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if value is None or value is False or value == []:
+            continue
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                words += [flag, str(v)]
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -33,7 +49,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.set)
     run_dir = args.run_dir or Path("runs") / cfg.name
     result = train(cfg, run_dir, resume=not args.no_resume, progress=not args.quiet,
-                   command=_command(), data=args.data)
+                   command=_command(args, ("config",), ("set", "data", "run_dir", "ship")),
+                   data=args.data)
     if args.ship is not None:
         args.ship.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.ship.with_name(f".{args.ship.name}.tmp")
@@ -77,7 +94,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     report = run_benchmark(
         budget=resolve_budget(args.budget), variants_dir=args.variants, out_dir=args.out,
         data=args.data, only=args.only, baseline=not args.no_baseline, doc=args.doc,
-        command=_command(), progress=not args.quiet,
+        command=_command(args, (), ("budget", "variants", "only", "data", "out", "doc",
+                                    "no_baseline")),
+        progress=not args.quiet,
     )
     sys.stdout.write(report + "\n")
     return 0
@@ -115,7 +134,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--budget", default="bench", help="budget name in configs/budgets/ or file")
     p.add_argument("--variants", type=Path, default=CONFIGS / "benchmark",
                    help="directory of variant configs (run in name order)")
-    p.add_argument("--only", nargs="*", default=None, help="run only these variants")
+    p.add_argument("--only", action="append", default=None, metavar="NAME",
+                   help="run only this variant (repeatable; mfcc-chroma is the baseline)")
     p.add_argument("--data", type=Path, default=None, help="dataset directory override")
     p.add_argument("--out", type=Path, default=Path("runs/benchmark"))
     p.add_argument("--doc", type=Path, default=None,

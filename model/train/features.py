@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,26 +58,70 @@ def crop(x: torch.Tensor, start: int, width: int) -> torch.Tensor:
     return x[:, start: start + width]
 
 
+class FeatureStore:
+    """float16 tensors by key in RAM, LRU-bounded by ``max_bytes``; shareable between runs
+    (the benchmark trains every variant on the same clips)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        self.max_bytes = int(max_bytes)
+        self._items: OrderedDict[Hashable, torch.Tensor] = OrderedDict()
+        self.nbytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def full(self) -> bool:
+        return self.nbytes >= self.max_bytes
+
+    def get(self, key: Hashable) -> torch.Tensor | None:
+        hit = self._items.get(key)
+        if hit is not None:
+            self._items.move_to_end(key)
+        return hit
+
+    def put(self, key: Hashable, x: torch.Tensor) -> torch.Tensor:
+        """Store ``x`` as float16 (if it fits the bound, evicting the oldest); returns the
+        stored values."""
+        stored = x.to(torch.float16)
+        size = stored.numel() * stored.element_size()
+        if size <= self.max_bytes and key not in self._items:
+            self._items[key] = stored
+            self.nbytes += size
+            while self.nbytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self.nbytes -= old.numel() * old.element_size()
+        return stored
+
+
 class LogMelCache:
-    """dB log-mels of a dataset's clips, float16 in RAM, LRU-bounded by ``max_bytes``.
+    """dB log-mels of a dataset's clips, float16 in RAM (a :class:`FeatureStore`).
 
     Args:
         dataset: the clips.
         cfg: the encoder config (rate, front-end parameters).
-        max_bytes: cache bound; a clip beyond it is computed again when asked for.
+        max_bytes: bound of a private store (ignored when ``store`` is given).
+        store: a shared store; keys include the clip and the front-end parameters.
     """
 
-    def __init__(self, dataset: MusicDataset, cfg: EncoderConfig, max_bytes: int) -> None:
+    def __init__(self, dataset: MusicDataset, cfg: EncoderConfig, max_bytes: int = 1 << 30,
+                 store: FeatureStore | None = None) -> None:
         self.dataset = dataset
         self.cfg = cfg
-        self.max_bytes = int(max_bytes)
+        self.store = store if store is not None else FeatureStore(max_bytes)
         self.frontend = LogMel(cfg).eval()
-        self._items: OrderedDict[int, torch.Tensor] = OrderedDict()
-        self.nbytes = 0
         self.computed = 0
+        self._frontend_key = (cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels,
+                              cfg.f_min, cfg.f_max)
 
     def __len__(self) -> int:
         return len(self.dataset)
+
+    def key(self, i: int) -> Hashable:
+        t = self.dataset[i]
+        return (str(t.path), t.start, t.duration, self._frontend_key)
 
     @torch.no_grad()
     def compute(self, i: int) -> torch.Tensor:
@@ -90,33 +134,21 @@ class LogMelCache:
         return self.frontend(wave)[0]
 
     def get(self, i: int) -> torch.Tensor:
-        """(n_mels, F) float32 log-mel of clip ``i`` (cached as float16)."""
-        hit = self._items.get(i)
-        if hit is not None:
-            self._items.move_to_end(i)
-            return hit.float()
-        x = self.compute(i)
-        stored = x.to(torch.float16)
-        size = stored.numel() * stored.element_size()
-        if size <= self.max_bytes:
-            self._items[i] = stored
-            self.nbytes += size
-            while self.nbytes > self.max_bytes:
-                _, old = self._items.popitem(last=False)
-                self.nbytes -= old.numel() * old.element_size()
-        return stored.float()
+        """(n_mels, F) float32 log-mel of clip ``i`` (stored as float16)."""
+        key = self.key(i)
+        hit = self.store.get(key)
+        if hit is None:
+            hit = self.store.put(key, self.compute(i))
+        return hit.float()
 
     def fill(self, progress: bool = False, desc: str = "log-mels") -> None:
-        """Compute every clip once (until the bound is reached)."""
+        """Compute every clip once (until the store is full)."""
         for i in tqdm(range(len(self)), desc=desc, disable=not progress, leave=False):
-            if self.nbytes >= self.max_bytes:
-                logger.warning("log-mel cache full at %d MiB after %d of %d clips",
-                               self.max_bytes >> 20, i, len(self))
+            if self.store.full:
+                logger.warning("log-mel store full at %d MiB after %d of %d clips",
+                               self.store.max_bytes >> 20, i, len(self))
                 return
             self.get(i)
-
-    def frames(self, i: int) -> int:
-        return int(self.get(i).shape[1])
 
 
 @dataclass

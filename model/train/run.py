@@ -33,7 +33,7 @@ from model.train import tag_head
 from model.train.builders import build_encoder, config_to_dict, dump_config, resolve_device
 from model.train.config import TrainConfig
 from model.train.data import Splits, load_splits
-from model.train.features import ClipWindows, LogMelCache, window_frames
+from model.train.features import ClipWindows, FeatureStore, LogMelCache, window_frames
 from model.train.loop import LAST, Trainer
 from model.train.objectives import SSLObjective, SupervisedObjective
 
@@ -53,18 +53,18 @@ class RunResult:
     training: dict[str, Any]
 
 
-def make_caches(splits: Splits, cfg: TrainConfig, progress: bool) -> tuple[ClipWindows,
-                                                                         ClipWindows | None]:
-    """Log-mel caches of the train and val clips (the bound shared 90/10)."""
-    budget = cfg.data.cache_mb << 20
+def make_caches(splits: Splits, cfg: TrainConfig, progress: bool,
+                store: FeatureStore | None = None) -> tuple[ClipWindows, ClipWindows | None]:
+    """Log-mel caches of the train and val clips in one store (``data.cache_mb``)."""
+    store = store if store is not None else FeatureStore(cfg.data.cache_mb << 20)
     width = window_frames(cfg.encoder)
     train_ds = splits.train if cfg.loss.ssl.enabled else _labelled_only(splits.train)
-    train_cache = LogMelCache(train_ds, cfg.encoder, int(budget * 0.9))
+    train_cache = LogMelCache(train_ds, cfg.encoder, store=store)
     train_cache.fill(progress, "log-mels (train)")
     train = ClipWindows(train_cache, width, cfg.seed)
     val = None
     if len(splits.val) >= 2:
-        val_cache = LogMelCache(splits.val, cfg.encoder, int(budget * 0.1))
+        val_cache = LogMelCache(splits.val, cfg.encoder, store=store)
         val_cache.fill(progress, "log-mels (val)")
         val = ClipWindows(val_cache, width, cfg.seed)
     return train, val
@@ -133,7 +133,8 @@ def evaluate_encoder(encoder: Encoder, splits: Splits, cfg: TrainConfig, split: 
 
 def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progress: bool = False,
           command: str | None = None, data: str | Path | None = None,
-          evaluate: bool = True, stop_after: int | None = None) -> RunResult:
+          evaluate: bool = True, stop_after: int | None = None,
+          store: FeatureStore | None = None) -> RunResult:
     """Train ``cfg`` into ``run_dir`` (resuming from its ``last.pt`` when ``resume``).
 
     Args:
@@ -146,6 +147,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progres
         evaluate: evaluate on the test split and record the metrics.
         stop_after: stop after this many epochs of this call (an interruption, for tests);
             no checkpoint is written then.
+        store: a log-mel store shared with other runs (default: a private one bounded by
+            ``data.cache_mb``).
 
     Returns:
         :class:`RunResult` (``checkpoint`` does not exist after a ``stop_after`` stop).
@@ -158,7 +161,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progres
     device = resolve_device(cfg.device)
     splits = load_splits(cfg, data)
     t0 = time.perf_counter()
-    train_clips, val_clips = make_caches(splits, cfg, progress)
+    train_clips, val_clips = make_caches(splits, cfg, progress, store)
     cache_seconds = time.perf_counter() - t0
     encoder = build_encoder(cfg, splits.schema)
     generator = torch.Generator().manual_seed(cfg.seed)

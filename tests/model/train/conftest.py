@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from model.data.generic_csv import write_concepts, write_manifest
 from model.train.builders import config_from_dict
@@ -38,6 +39,15 @@ def write_dataset(root: Path, seconds: float = 2.2) -> Path:
     write_manifest(root / "manifest.csv", rows)
     write_concepts(root / "concepts.json", CONCEPTS)
     return root
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest on one thread (and do not fight other processes)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

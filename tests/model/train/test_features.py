@@ -8,6 +8,7 @@ from model.data.generic_csv import load_manifest
 from model.encoder import LogMel
 from model.train.features import (
     ClipWindows,
+    FeatureStore,
     LogMelCache,
     crop,
     frame_starts,
@@ -53,16 +54,29 @@ def test_cache_is_float16_bounded_and_recomputes(tiny_data):
     exact = cache.compute(0)
     got = cache.get(0)
     torch.testing.assert_close(got, exact.half().float())
-    one = cache.nbytes
+    one = cache.store.nbytes
     assert one == exact.numel() * 2
     small = LogMelCache(ds, CFG, max_bytes=one * 2)  # room for two clips
     for i in range(len(ds)):
         small.get(i)
-    assert len(small._items) == 2 and small.nbytes <= 2 * one
+    assert len(small.store) == 2 and small.store.nbytes <= 2 * one
     assert small.computed == len(ds)
     small.get(0)  # evicted: computed again, same values
     assert small.computed == len(ds) + 1
     torch.testing.assert_close(small.get(0), got)
+
+
+def test_a_shared_store_serves_other_datasets_of_the_same_clips(tiny_data):
+    ds = load_manifest(tiny_data).split("val")
+    store = FeatureStore(10**9)
+    a = LogMelCache(ds, CFG, store=store)
+    a.fill()
+    b = LogMelCache(load_manifest(tiny_data).split("val", "test"), CFG, store=store)
+    b.fill()
+    assert a.computed == len(ds) and b.computed == len(b) - len(ds)
+    other = LogMelCache(ds, EncoderConfig(clip_seconds=1.0, n_mels=16, channels=(4, 8)),
+                        store=store)
+    assert other.get(0).shape[0] == 16 and other.computed == 1
 
 
 def test_batches_are_reproducible_and_cover_the_epoch(tiny_data):
