@@ -1,0 +1,145 @@
+"""``musicprism train | evaluate | benchmark``: subcommands registered on the service's
+command line (``register(subparsers)``), mapped onto :mod:`model.train` in one place each.
+
+* ``musicprism train CONFIG [--set key=value ...] [--data DIR] [--run-dir DIR] [--ship PATH]``
+* ``musicprism evaluate CHECKPOINT --data DIR [--split test] [--level track] [--out JSON]``
+* ``musicprism benchmark [--budget NAME|FILE] [--variants DIR] [--only NAME] [--doc FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "configs"
+
+
+def _command(args: argparse.Namespace, positional: tuple[str, ...],
+             options: tuple[str, ...]) -> str:
+    """The command line that reproduces ``args`` (recorded in checkpoints and docs)."""
+    words = ["musicprism", args.command]
+    words += [str(getattr(args, p)) for p in positional]
+    for name in options:
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if value is None or value is False or value == []:
+            continue
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                words += [flag, str(v)]
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from model.train.builders import load_config
+    from model.train.run import train
+
+    cfg = load_config(args.config, args.set)
+    run_dir = args.run_dir or Path("runs") / cfg.name
+    result = train(cfg, run_dir, resume=not args.no_resume, progress=not args.quiet,
+                   command=_command(args, ("config",), ("set", "data", "run_dir", "ship")),
+                   data=args.data)
+    if args.ship is not None:
+        args.ship.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.ship.with_name(f".{args.ship.name}.tmp")
+        shutil.copyfile(result.checkpoint, tmp)
+        tmp.replace(args.ship)
+        logger.info("shipped %s -> %s", result.checkpoint, args.ship)
+    sys.stdout.write(f"checkpoint: {result.checkpoint}\n")
+    sys.stdout.write(f"seconds per epoch: {result.training['seconds_per_epoch']}\n")
+    if result.metrics:
+        sys.stdout.write(json.dumps(result.metrics, indent=2) + "\n")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from model.evaluation.evaluate import evaluate_checkpoint, markdown_table
+
+    res = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, level=args.level,
+                              triplets=args.triplets, seed=args.seed, progress=not args.quiet)
+    text = json.dumps(res, indent=2)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.write(text + "\n\n" + markdown_table({Path(args.checkpoint).name: res}))
+    return 0
+
+
+def resolve_budget(name: str) -> Path:
+    """A budget file path, or the name of one in ``configs/budgets/``."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    candidate = CONFIGS / "budgets" / f"{name}.yaml"
+    if candidate.is_file():
+        return candidate
+    valid = sorted(f.stem for f in (CONFIGS / "budgets").glob("*.yaml"))
+    raise FileNotFoundError(f"no budget '{name}'; valid: {', '.join(valid)} or a YAML file")
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from model.train.benchmark import run_benchmark
+
+    report = run_benchmark(
+        budget=resolve_budget(args.budget), variants_dir=args.variants, out_dir=args.out,
+        data=args.data, only=args.only, baseline=not args.no_baseline, doc=args.doc,
+        command=_command(args, (), ("budget", "variants", "only", "data", "out", "doc",
+                                    "no_baseline")),
+        progress=not args.quiet,
+    )
+    sys.stdout.write(report + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``train``, ``evaluate`` and ``benchmark`` to the ``musicprism`` parser."""
+    p = subparsers.add_parser("train", help="train an encoder from a YAML config")
+    p.add_argument("config", type=Path, help="YAML training config (see configs/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set loss.ssl.method=ntxent")
+    p.add_argument("--data", type=Path, default=None, help="dataset directory (data.path)")
+    p.add_argument("--run-dir", type=Path, default=None, help="default: runs/<name>")
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing last.pt")
+    p.add_argument("--ship", type=Path, default=None,
+                   help="copy the trained checkpoint here (e.g. model/weights/"
+                        "musicprism-default.pt)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("evaluate", help="evaluate a checkpoint on a dataset split")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", type=Path, required=True, help="dataset directory (manifest.csv)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--level", default="track", choices=("track", "clip"),
+                   help="aggregate windows per track_id (default) or per clip")
+    p.add_argument("--triplets", type=int, default=2000, help="triplets per concept")
+    p.add_argument("--seed", type=int, default=0, help="seed of the triplet sets")
+    p.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser("benchmark", help="train and evaluate every variant under one "
+                                                "budget and write the comparison table")
+    p.add_argument("--budget", default="bench", help="budget name in configs/budgets/ or file")
+    p.add_argument("--variants", type=Path, default=CONFIGS / "benchmark",
+                   help="directory of variant configs (run in name order)")
+    p.add_argument("--only", action="append", default=None, metavar="NAME",
+                   help="run only this variant (repeatable; mfcc-chroma is the baseline)")
+    p.add_argument("--data", type=Path, default=None, help="dataset directory override")
+    p.add_argument("--out", type=Path, default=Path("runs/benchmark"))
+    p.add_argument("--doc", type=Path, default=None,
+                   help="Markdown file whose results section is rewritten")
+    p.add_argument("--no-baseline", action="store_true", help="skip the MFCC/chroma baseline")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_benchmark)
