@@ -185,8 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ValidationError as exc:
         first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        message = str(first["msg"]).removeprefix("Value error, ")
         sys.stderr.write(
-            f"musicprism: invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}\n"
+            f"musicprism: invalid setting {where}: {message}\n"
+            if where
+            else f"musicprism: {message}\n"
         )
         return 2
     except (OSError, ValueError, KeyError) as exc:

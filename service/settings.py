@@ -6,13 +6,28 @@ Environment variables use the prefix ``MUSICPRISM_`` (``MUSICPRISM_DATA_DIR`` ..
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_KEYS = {"changethis", "changeme", "secret", "password"}
+ENV_PREFIX = "MUSICPRISM_"
+# Variables with the prefix that are not settings: the test suite's own.
+FOREIGN_PREFIXES = ("MUSICPRISM_TEST_",)
+
+
+class UnknownSetting(ValueError):
+    """A MUSICPRISM_ variable that names no setting (most often a misspelling)."""
+
+    def __init__(self, names: list[str], valid: list[str]) -> None:
+        self.names = names
+        super().__init__(
+            f"unknown setting(s) {', '.join(names)} in the environment; valid: {', '.join(valid)}"
+        )
 
 
 class Settings(BaseSettings):
@@ -49,6 +64,20 @@ class Settings(BaseSettings):
         None, description="Only folders under this root may be ingested by path."
     )
     log_level: str = Field("info", description="debug | info | warning | error")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, data: Any) -> Any:
+        """A misspelt variable would silently keep its default: refuse it instead."""
+        valid = {ENV_PREFIX + name.upper() for name in cls.model_fields}
+        unknown = sorted(
+            k
+            for k in os.environ
+            if k.startswith(ENV_PREFIX) and k not in valid and not k.startswith(FOREIGN_PREFIXES)
+        )
+        if unknown:
+            raise UnknownSetting(unknown, sorted(valid))
+        return data
 
     @field_validator("environment")
     @classmethod

@@ -122,6 +122,14 @@ def test_invalid_setting_is_a_clear_error(env: Path, monkeypatch, capsys):
     assert "invalid setting max_k" in capsys.readouterr().err
 
 
+def test_misspelt_setting_is_refused(env: Path, monkeypatch, capsys):
+    monkeypatch.setenv("MUSICPRISM_MAX_KK", "3")
+    assert main(["reindex"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("musicprism: unknown setting(s) MUSICPRISM_MAX_KK in the environment")
+    assert "MUSICPRISM_MAX_K," in err
+
+
 def test_migrate(tmp_path: Path, empty_database_url: str, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
     assert current_revision(empty_database_url) is None
