@@ -145,3 +145,15 @@ def test_clip_events_tags_and_audio(synth):
     assert len(audio) == round(length * SR)
     rms = 20 * np.log10(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
     assert rms == pytest.approx(params.level_db, abs=0.5) or np.abs(audio).max() > 0.97
+
+
+def test_note_timing_does_not_depend_on_what_was_rendered_before(synth):
+    dry = Effects(reverb_send=0, chorus_send=0)
+    first = synth.render([(0.1, 0.5, 0, 69, 100)], {0: 0}, 0.6, dry)
+    synth.render([(0.0, 0.3, 1, 60, 90)], {1: 40}, 0.3337, dry)  # 5339 frames: not a block
+    again = synth.render([(0.1, 0.5, 0, 69, 100)], {0: 0}, 0.6, dry)
+    onset = int(np.argmax(np.abs(first) > 1e-4))
+    assert onset == int(np.argmax(np.abs(again) > 1e-4))
+    assert 0.1 * SR <= onset < 0.1 * SR + 64
+    err = np.sqrt(np.mean((first - again) ** 2)) / np.sqrt(np.mean(first**2))
+    assert err < 0.1

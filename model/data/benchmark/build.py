@@ -201,12 +201,15 @@ def _run(tasks: list[tuple[Piece, list[TrackPlan]]], cfg: BuildConfig, cache: Pa
          ) -> Iterator[tuple[int, tuple]]:
     if cfg.workers <= 1:
         _init_worker(cfg.synth, cfg.sample_rate, cache)
-        for piece, tracks in tasks:
-            yield sum(t.n_windows for t in tracks), render_piece(
-                piece, tracks, cfg.out, cfg.sample_rate)
+        try:
+            for piece, tracks in tasks:
+                yield sum(t.n_windows for t in tracks), render_piece(
+                    piece, tracks, cfg.out, cfg.sample_rate)
+        finally:
+            _WORKER.pop("synth").close()
         return
-    # "spawn", not "fork": a child forked from a process that already runs threads (torch's
-    # OpenMP pool, a FluidSynth synth) can deadlock in the synth's constructor; seen under pytest.
+    # spawn, not fork: a process that already holds a synthesiser (libfluidsynth's threads
+    # and locks) deadlocks its forked children.
     ctx = get_context("spawn")
     with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(cfg.synth, cfg.sample_rate, cache)) as pool:
