@@ -228,11 +228,14 @@ class Catalog:
 
     def vector_of(self, track_id: int) -> np.ndarray:
         self.sync()
-        if track_id not in self.index:
-            with self.sessions() as session:
-                store.get_track(session, track_id=track_id)  # raises TrackNotFound
-            raise TrackNotFound(track_id)
-        return self.index.get(track_id)
+        # Check and read under the lock: a delete in between would make the read fail, and
+        # FAISS indexes are not safe to read while another thread changes them.
+        with self._lock:
+            if track_id in self.index:
+                return self.index.get(track_id)
+        with self.sessions() as session:
+            store.get_track(session, track_id=track_id)  # raises TrackNotFound
+        raise TrackNotFound(track_id)
 
     def similar(
         self,
