@@ -23,6 +23,9 @@ import httpx2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
+# Exit statuses of a graceful stop: uvicorn finishes the lifespan on SIGTERM, then re-raises
+# the signal, so a clean shutdown may also read as "killed by SIGTERM".
+GRACEFUL = (0, -signal.SIGTERM)
 
 
 class ServerError(RuntimeError):
@@ -79,7 +82,7 @@ class Server:
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (graceful: the lifespan saves a snapshot), SIGKILL after ``timeout``;
-        returns the exit status."""
+        returns the exit status (one of ``GRACEFUL`` when the shutdown was clean)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
