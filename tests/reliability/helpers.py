@@ -169,3 +169,34 @@ def snapshot_files(index_root: Path) -> dict[str, object]:
         if current.exists()
         else None,
     }
+
+
+# --- error bodies ---------------------------------------------------------------------------
+# What must never reach a client: stack traces, source or file-system paths, SQL and driver
+# errors. Each deployment adds its own private strings (its directories, its API key).
+LEAK_MARKERS = (
+    "Traceback",
+    'File "',
+    ".py\"",
+    "site-packages",
+    "sqlalchemy",
+    "psycopg",
+    "sqlite3",
+    "[SQL:",
+    "Background on this error",
+    "OperationalError",
+    "IntegrityError",
+    "ProgrammingError",
+    "DataError",
+)
+
+
+def assert_clean_error(status: int, content_type: str, text: str, private: tuple[str, ...]) -> None:
+    """An error answer is JSON ``{"detail": "<words>"}`` and gives nothing away."""
+    assert 400 <= status < 500, f"{status}: {text[:500]}"
+    assert content_type.startswith("application/json"), f"{status} {content_type}: {text[:500]}"
+    body = json.loads(text)
+    assert isinstance(body, dict) and list(body) == ["detail"], text[:500]
+    assert isinstance(body["detail"], str) and body["detail"], text[:500]
+    leaked = [m for m in (*LEAK_MARKERS, *private) if m in text]
+    assert not leaked, f"error body gives away {leaked}: {text[:500]}"
