@@ -101,7 +101,7 @@ def start_cli(deployment: Deployment, log: Path, *args: str) -> subprocess.Popen
         )
 
 
-def wait_until(condition: Callable[[], bool], what: str, poll: float = 0.005) -> None:
+def wait_until(condition: Callable[[], bool], what: str, poll: float = 0.01) -> None:
     """Poll ``condition`` until it holds; fail after HANG_GUARD_S."""
     deadline = time.monotonic() + HANG_GUARD_S
     while not condition():

@@ -35,10 +35,10 @@ from tests.utils.audio import encode
 from tests.utils.models import CONCEPTS
 from tests.utils.server import GRACEFUL, serve
 
-SEEDED, NEW, CLI_FILES = 8, 5, 4
-READERS, QUERIES = 3, 40
-RACE_TRACKS = 40
-VICTIMS = 5  # deletes during the run: seeded tracks, then tracks added during the run
+SEEDED, NEW, CLI_FILES = 6, 4, 4
+READERS, QUERIES = 3, 30
+RACE_TRACKS = 30
+VICTIMS = 4  # deletes during the run: seeded tracks, then tracks added during the run
 NEVER = 10**6  # an id no track has
 FACETS = [None, "mood", "genre:0.5,era:0.5"]
 TAGS = [t for tags in CONCEPTS.values() for t in tags]

@@ -20,7 +20,7 @@ from tests.reliability.helpers import assert_clean_error, count_tracks
 from tests.service.conftest import API_KEY, SR, song
 from tests.utils.audio import encode
 
-EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 20}
+EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 15}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
