@@ -145,7 +145,11 @@ class Catalog:
             return len(ids)
 
     def save_snapshot(self) -> None:
+        """Save the indexes with the store state they reflect. Local writes do not advance
+        that state, so catch up first: otherwise the snapshot would name an older state and
+        every later open would replay (re-read) everything written since."""
         with self._lock:
+            self.sync(force=True)
             self.index.save(
                 self.snapshot_dir, state={"model_version": self.model.version, "seq": self._applied_seq}
             )
