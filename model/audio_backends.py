@@ -132,6 +132,8 @@ def open_pyav(fh: BinaryIO) -> Iterator[SourceStream]:
             raise BackendFailed("open", None, f"no audio stream in {fmt} data")
         stream = container.streams.audio[0]
         ctx = stream.codec_context
+        if ctx is None:  # ffmpeg has no decoder for this codec
+            raise BackendFailed("open", fmt, "no decoder for this audio codec")
         rate = int(ctx.sample_rate or 0)
         declared = None if fmt in _AV_ESTIMATED else _av_declared_frames(container, stream, rate)
 

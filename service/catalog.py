@@ -149,7 +149,11 @@ class Catalog:
             return len(ids)
 
     def save_snapshot(self) -> None:
+        """Save the indexes with the store state they reflect. Local writes do not advance
+        that state, so catch up first: otherwise the snapshot would name an older state and
+        every later open would replay (re-read) everything written since."""
         with self._lock:
+            self.sync(force=True)
             self.index.save(
                 self.snapshot_dir,
                 state={"model_version": self.model.version, "seq": self._applied_seq},
@@ -247,13 +251,17 @@ class Catalog:
 
     def vector_of(self, track_id: int) -> np.ndarray:
         self.sync()
-        if track_id not in self.index:
+        # Check and read under the lock: a delete in between would make the read fail, and
+        # FAISS indexes are not safe to read while another thread changes them.
+        for attempt in range(2):
+            with self._lock:
+                if track_id in self.index:
+                    return self.index.get(track_id)
             with self.sessions() as session:
                 store.get_track(session, track_id=track_id)  # raises TrackNotFound
-            self.sync(force=True)  # stored by another process since the last sync
-            if track_id not in self.index:
-                raise TrackNotFound(track_id)
-        return self.index.get(track_id)
+            if attempt == 0:
+                self.sync(force=True)  # stored by another process since the last sync
+        raise TrackNotFound(track_id)
 
     def similar(
         self,

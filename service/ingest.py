@@ -62,18 +62,41 @@ def check_root(folder: Path, ingest_root: Path | None) -> Path:
     return resolved
 
 
+OUTSIDE = "outside the ingest root: a link leads out of it"
+
+
+def _resolved(path: Path) -> tuple[Path | None, str | None]:
+    """``path`` with every link followed, or None and why it cannot be (a dangling link or
+    a link loop: reported, never a crash of the whole run)."""
+    try:
+        return path.resolve(strict=True), None
+    except FileNotFoundError:
+        return None, "broken link: it leads to a missing file"
+    except (RuntimeError, OSError):  # a loop: RuntimeError up to Python 3.12, OSError after
+        return None, "broken link: a link loop"
+
+
 def discover(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Audio files under ``root`` (sorted), and what was left out. Symlinks that resolve
-    outside ``root`` are left out, so ingest never reads outside the folder it was given."""
+    """Audio files under ``root`` (sorted), and what was left out. Links are never followed
+    out of ``root``: a link to a file or a folder outside it is left out and reported, so
+    ingest never reads outside the folder it was given. Links to folders inside it are not
+    walked (their files are reached by their own path), which also makes loops harmless."""
     files, skipped = [], []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
+        for name in dirnames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                target, why = _resolved(path)
+                if target is None or not _inside(target, root):
+                    skipped.append((str(path), why or OUTSIDE))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if path.suffix.lower() not in AUDIO_SUFFIXES:
                 continue
-            if not _inside(path.resolve(), root):
-                skipped.append((str(path), "outside the ingest root: a link leads out of it"))
+            target, why = _resolved(path)
+            if target is None or not _inside(target, root):
+                skipped.append((str(path), why or OUTSIDE))
                 continue
             files.append(path)
     return files, skipped

@@ -62,10 +62,25 @@ def tracks_by_ids(session: Session, *, track_ids: Sequence[int]) -> list[Track]:
     return [found[i] for i in wanted if i in found]
 
 
+def _unstorable(text: str) -> bool:
+    """Text that no row holds (writes refuse it, see ``check_text``) and that PostgreSQL
+    cannot even take as a parameter: a NUL character, or a lone surrogate."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def track_ids_by_artist(session: Session, *, artist: str) -> np.ndarray:
     """Ids (int64, ascending) of the tracks by ``artist``, matched literally after
     :func:`artist_key` (case and Unicode width ignored; no wildcards)."""
-    stmt = select(Track.id).where(Track.artist_key == artist_key(artist)).order_by(Track.id)
+    key = artist_key(artist)
+    if key is None or _unstorable(key):
+        return as_ids([])
+    stmt = select(Track.id).where(Track.artist_key == key).order_by(Track.id)
     return as_ids(session.scalars(stmt).all())
 
 

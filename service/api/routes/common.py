@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException
+from typing import Annotated
+
+from fastapi import HTTPException, Path
+from pydantic import Field
 
 from service.catalog import Catalog, Hit
 from service.models import Track
 from service.schemas import SimilarResult, TagScore, TrackPublic, TrackSummary
 from service.settings import Settings
+
+# Track ids are the store's INTEGER primary key (32 bits on PostgreSQL). Ids outside this range
+# cannot exist: refusing them here keeps them from reaching the database driver or FAISS, which
+# would fail on them (500) instead of answering 404.
+MAX_TRACK_ID = 2**31 - 1
+TrackId = Annotated[int, Path(ge=1, le=MAX_TRACK_ID, description="A track id.")]
+TrackIdItem = Annotated[int, Field(ge=1, le=MAX_TRACK_ID)]
 
 ERRORS = {
     401: {"description": "Missing API key"},

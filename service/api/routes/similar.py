@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from service.api.deps import CatalogDep, SettingsDep
-from service.api.routes.common import ERRORS, check_k, predicted_tags, results
+from service.api.routes.common import (
+    ERRORS,
+    TrackId,
+    TrackIdItem,
+    check_k,
+    predicted_tags,
+    results,
+)
 from service.schemas import QueryInfo, SimilarResponse
 
 router = APIRouter(tags=["similarity"], responses=ERRORS)
@@ -44,14 +51,16 @@ def similar_to_clip(
 def similar_to_track(
     catalog: CatalogDep,
     settings: SettingsDep,
-    track_id: int,
+    track_id: TrackId,
     facet: Annotated[str | None, Query(max_length=500, description=FACET_HELP)] = None,
     k: int = 10,
     exclude_artist: Annotated[str | None, Query(max_length=500)] = None,
     tag: Annotated[
         list[str] | None, Query(description="Only tracks predicted with this tag")
     ] = None,
-    exclude: Annotated[list[int] | None, Query(description="Track ids to leave out")] = None,
+    exclude: Annotated[
+        list[TrackIdItem] | None, Query(description="Track ids to leave out")
+    ] = None,
 ) -> SimilarResponse:
     """Tracks like this one, in one facet or a weighted mix; the track itself is excluded."""
     check_k(k, settings)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from service.api.deps import CatalogDep, WriteAccess
-from service.api.routes.common import ERRORS, public, summary
+from service.api.routes.common import ERRORS, TrackId, public, summary
 from service.catalog import TrackMeta
 from service.schemas import IngestResult, TrackList, TrackPublic
 
@@ -50,14 +50,14 @@ def list_tracks(
 
 
 @router.get("/tracks/{track_id}", response_model=TrackPublic)
-def get_track(catalog: CatalogDep, track_id: int) -> TrackPublic:
+def get_track(catalog: CatalogDep, track_id: TrackId) -> TrackPublic:
     """A track's metadata and predicted tags by concept."""
     track, tags = catalog.get_track(track_id)
     return public(track, tags)
 
 
 @router.delete("/tracks/{track_id}", status_code=204, dependencies=[WriteAccess])
-def delete_track(catalog: CatalogDep, track_id: int) -> Response:
+def delete_track(catalog: CatalogDep, track_id: TrackId) -> Response:
     """Remove a track from the store and every index."""
     catalog.delete(track_id)
     return Response(status_code=204)

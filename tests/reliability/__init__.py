@@ -1,0 +1,1 @@
+"""Reliability: crash safety, concurrency, hostile input, security (issue 5)."""
