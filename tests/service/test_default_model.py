@@ -1,0 +1,112 @@
+"""The shipped model on real recordings, end to end through the HTTP API.
+
+Real recorded music from a Debian game-music package (fetched with `apt-get download`, as
+`musicprism dataset real` does) is ingested; random 10 s excerpts, re-encoded as MP3, must
+find their own track. This is what a catalogue owner checks first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from fastapi.testclient import TestClient
+
+from model.audio import decode
+from model.data.real import fetch_real
+from service.app import DEFAULT_MODEL, create_app
+from service.db import upgrade
+from service.settings import Settings
+from tests.service.conftest import API_KEY
+from tests.utils.audio import encode
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model"),
+]
+
+SR = 16_000
+PACKAGE = "singularity-music"  # 16 tracks, CC-BY-SA-3.0, the smallest of the four
+EXCERPT_S = 60.0  # each catalogue track is one minute of a recording, to keep the test short
+QUERY_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
+    out = tmp_path_factory.mktemp("real")
+    fetch_real(out, packages=[PACKAGE])
+    files = sorted(p for p in (out / PACKAGE).rglob("*") if p.suffix in {".ogg", ".opus"})
+    tracks = []
+    for path in files:
+        full = decode(path, sample_rate=SR, max_seconds=3600).samples
+        if len(full) >= (EXCERPT_S + 20) * SR:  # skip stingers: a catalogue of songs
+            tracks.append(full[20 * SR : int((20 + EXCERPT_S) * SR)])
+    assert len(tracks) >= 10
+    return tracks
+
+
+@pytest.fixture(scope="module")
+def client(
+    tmp_path_factory: pytest.TempPathFactory, recordings: list[np.ndarray]
+) -> Iterator[TestClient]:
+    root = tmp_path_factory.mktemp("catalogue")
+    url = f"sqlite:///{root / 'store.db'}"
+    upgrade(url)
+    settings = Settings(data_dir=root, database_url=url, api_key=API_KEY, environment="test")
+    with TestClient(create_app(settings)) as c:
+        for i, samples in enumerate(recordings):
+            path = root / f"t{i}.flac"
+            sf.write(path, samples, SR)
+            r = c.post(
+                "/tracks",
+                files={"file": (path.name, path.read_bytes())},
+                data={"title": f"track {i}"},
+                headers={"X-API-Key": API_KEY},
+            )
+            assert r.status_code == 201, r.text
+        yield c
+
+
+@pytest.fixture(scope="module")
+def ranks(client: TestClient, recordings: list[np.ndarray]) -> list[int]:
+    """For each track, the rank of its own track for a random 10 s MP3 excerpt (5: not in
+    the top 5)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for i, samples in enumerate(recordings):
+        start = int(rng.integers(0, len(samples) - QUERY_S * SR))
+        clip = encode(samples[start : start + int(QUERY_S * SR)], SR, "mp3")
+        r = client.post("/similar", files={"file": ("q.mp3", clip)}, data={"k": "5"})
+        assert r.status_code == 200, r.text
+        titles = [h["track"]["title"] for h in r.json()["results"]]
+        out.append(titles.index(f"track {i}") if f"track {i}" in titles else 5)
+    return out
+
+
+def test_excerpts_find_their_own_track_better_than_chance(ranks: list[int]):
+    chance = 1 / len(ranks)
+    top1 = sum(r == 0 for r in ranks) / len(ranks)
+    assert top1 >= 3 * chance, ranks
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the shipped model is trained on synthetic renders only: 5 of 14 real excerpts "
+    "find their track first (measured 2026-11-23); self-supervision on real audio is next",
+)
+def test_excerpts_find_their_own_track(ranks: list[int]):
+    top1 = sum(r == 0 for r in ranks) / len(ranks)
+    top5 = sum(r < 5 for r in ranks) / len(ranks)
+    assert top1 >= 0.8 and top5 == 1.0, ranks
+
+
+def test_every_facet_explains_the_top_hit(client: TestClient):
+    body = client.get("/similar/1", params={"k": 3, "facet": "mood:0.5,instrument:0.5"}).json()
+    for hit in body["results"]:
+        assert hit["score"] == pytest.approx(
+            0.5 * hit["facets"]["mood"] + 0.5 * hit["facets"]["instrument"], abs=1e-4
+        )
+    assert body["results"][0]["track"]["id"] != 1
