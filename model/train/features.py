@@ -223,7 +223,7 @@ class ClipWindows:
 
     def make_batch(self, idx: np.ndarray, views: int, rng: np.random.Generator,
                    max_overlap: float | None = None) -> Batch:
-        crops = [[] for _ in range(views)]
+        crops: list[list[torch.Tensor]] = [[] for _ in range(views)]
         offsets = np.zeros((len(idx), views), dtype=np.int64)
         for j, i in enumerate(idx):
             x = self.cache.get(int(i))

@@ -161,8 +161,9 @@ class SSLObjective(nn.Module):
         h = self.projector(z)
         if self.target is None:
             return self.loss(h[:b], h[b:])
+        target_encoder: Encoder = self.target["encoder"]  # type: ignore[assignment]
         with torch.no_grad():
-            t = self.target["projector"](self.target["encoder"].embed_features(x))
+            t = self.target["projector"](target_encoder.embed_features(x))
         if self.method == "byol":
             p = self.predictor(h)
             return (self.loss(p[:b], t[b:]) + self.loss(p[b:], t[:b])) / 2

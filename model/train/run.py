@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from model.checkpoint import LoadedModel, save_checkpoint
+from model.data.base import MusicDataset
 from model.embed import Embedder
 from model.encoder import Encoder
 from model.evaluation.evaluate import (
@@ -70,9 +71,7 @@ def make_caches(splits: Splits, cfg: TrainConfig, progress: bool,
     return train, val
 
 
-def _labelled_only(ds: Any) -> Any:
-    from model.data.base import MusicDataset
-
+def _labelled_only(ds: MusicDataset) -> MusicDataset:
     return MusicDataset([t for t in ds if t.labelled], ds.schema, name=ds.name, card=ds.card)
 
 
@@ -196,7 +195,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progres
         "tag_head": head,
         "history": [{k: v for k, v in h.items() if v is not None} for h in state.history],
     }
-    metrics = evaluate_encoder(encoder, splits, cfg, "test", progress) if evaluate else {}
+    metrics: dict[str, Any] = (evaluate_encoder(encoder, splits, cfg, "test", progress)
+                               if evaluate else {})
     if metrics:
         metrics["train_seconds"] = training["train_seconds"]
     card = {**splits.train.card, "train": splits.train.summary()["splits"],
