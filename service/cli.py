@@ -170,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live with their code (datasets, training, demo)."""
     from model.data.cli import register as dataset
+    from model.train.cli import register as training
     from service.demo import register as demo
 
-    return [demo, dataset]
+    return [demo, dataset, training]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
