@@ -27,7 +27,7 @@ from model.checkpoint import LoadedModel
 from model.embed import Embedder, TrackEmbedding
 from model.facets import facet_cosines, parse_weights
 from service import store
-from service.errors import TrackNotFound, UnknownTag
+from service.errors import EmbeddingNotFound, TrackNotFound, UnknownTag
 from service.models import Track
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class Hit:
 class IngestOutcome:
     track: Track
     created: bool
+    reembedded: bool = False
 
 
 class Catalog:
@@ -196,11 +197,16 @@ class Catalog:
         return embedding, decoded.duration
 
     def ingest(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
-        """Decode, embed, store and index one track; the same audio twice gives one track."""
+        """Decode, embed, store and index one track; the same audio twice gives one track.
+
+        A track already stored but not yet embedded by this model (the catalogue was built
+        with an earlier model) is embedded again and indexed: re-running ingest after a
+        model upgrade re-embeds the catalogue.
+        """
         content_hash = audio.sha256_of(source)
         with self.sessions() as session:
             existing = store.find_track_by_hash(session, content_hash=content_hash)
-            if existing is not None:
+            if existing is not None and self._has_embedding(session, existing.id):
                 self._count_ingest("duplicate")
                 return IngestOutcome(track=existing, created=False)
         try:
@@ -209,28 +215,43 @@ class Catalog:
             self._count_ingest("failed", type(exc).__name__)
             raise
         tag_scores = dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs), strict=True))
+        vectors = dict(
+            model_version_id=self.model_version_id,
+            vector=emb.vector,
+            windows=emb.windows,
+            window_seconds=emb.window_seconds,
+            hop_seconds=emb.hop_seconds,
+            tag_scores=tag_scores,
+            tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
+        )
         with self._lock, self.sessions() as session:
-            track, created = store.create_track(
-                session,
-                content_hash=content_hash,
-                title=meta.title,
-                artist=meta.artist,
-                album=meta.album,
-                external_id=meta.external_id,
-                source=meta.source or "upload",
-                duration_seconds=duration,
-                model_version_id=self.model_version_id,
-                vector=emb.vector,
-                windows=emb.windows,
-                window_seconds=emb.window_seconds,
-                hop_seconds=emb.hop_seconds,
-                tag_scores=tag_scores,
-                tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
-            )
-            if created:
+            if existing is not None:
+                store.put_embedding(session, track_id=existing.id, **vectors)
+                track, created, reembedded = existing, False, True
+            else:
+                track, created = store.create_track(
+                    session,
+                    content_hash=content_hash,
+                    title=meta.title,
+                    artist=meta.artist,
+                    album=meta.album,
+                    external_id=meta.external_id,
+                    source=meta.source or "upload",
+                    duration_seconds=duration,
+                    **vectors,
+                )
+                reembedded = False
+            if created or reembedded:
                 self.index.add(np.array([track.id], dtype=np.int64), emb.vector[None, :])
-            self._count_ingest("added" if created else "duplicate")
-            return IngestOutcome(track=track, created=created)
+            self._count_ingest("added" if created or reembedded else "duplicate")
+            return IngestOutcome(track=track, created=created, reembedded=reembedded)
+
+    def _has_embedding(self, session: Session, track_id: int) -> bool:
+        try:
+            store.get_embedding(session, track_id=track_id, model_version_id=self.model_version_id)
+        except EmbeddingNotFound:
+            return False
+        return True
 
     def _count_ingest(self, outcome: str, reason: str | None = None) -> None:
         if self.on_ingest is not None:

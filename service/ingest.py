@@ -32,6 +32,7 @@ class IngestPathError(ValueError):
 @dataclass
 class IngestReport:
     added: int = 0
+    reembedded: int = 0
     duplicates: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
@@ -42,6 +43,8 @@ class IngestReport:
             f"{self.duplicates} already in the catalogue",
             f"{len(self.skipped)} skipped",
         ]
+        if self.reembedded:
+            parts.insert(1, f"{self.reembedded} re-embedded with the current model")
         detail = ", ".join(
             f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))
         )
@@ -144,6 +147,8 @@ def ingest_folder(
             continue
         if outcome.created:
             report.added += 1
+        elif outcome.reembedded:
+            report.reembedded += 1
         else:
             report.duplicates += 1
     return report

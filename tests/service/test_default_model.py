@@ -8,7 +8,6 @@ find their own track. This is what a catalogue owner checks first.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest

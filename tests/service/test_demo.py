@@ -57,3 +57,23 @@ def test_demo_without_a_model_says_how_to_get_one(tmp_path: Path, monkeypatch, c
     assert "no trained model at" in capsys.readouterr().err
     with pytest.raises(ModelMissing, match="musicprism train"):
         ensure_demo(Settings(model_path=tmp_path / "none.pt", data_dir=tmp_path))
+
+
+def test_a_new_model_re_embeds_the_catalogue(tmp_path: Path, database_url: str):
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        model_path=tiny_checkpoint(tmp_path / "a.pt", seed=1),
+    )
+    corpus(settings.data_dir)
+    ensure_demo(settings, progress=False)
+    upgraded = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        model_path=tiny_checkpoint(tmp_path / "b.pt", seed=2),
+    )
+    message = ensure_demo(upgraded, progress=False)
+    assert message.endswith(
+        "0 added; 3 re-embedded with the current model; 0 already in the catalogue; 0 skipped"
+    )
+    assert ensure_demo(upgraded, progress=False) == "demo catalogue present: 3 tracks"
