@@ -11,10 +11,12 @@ from benchmarks.index_scale import (
     Options,
     command_for,
     factories,
+    hnsw_m,
     knob,
     nlist_for,
     parse_args,
     run,
+    skipped,
 )
 from benchmarks.measure import choose
 
@@ -24,18 +26,21 @@ from benchmarks.measure import choose
 )
 def test_nlist_is_a_power_of_two_within_bounds(n, expected):
     assert nlist_for(n, cap=2048) == expected
+    assert nlist_for(n, cap=1024) == min(expected, 1024)
     assert 39 * expected <= n  # k-means gets enough points to train every list
 
 
-def test_factories_per_size_and_pq_cut_off():
-    opts = Options(pq_max_size=100_000)
+def test_factories_per_size_and_cut_offs():
+    opts = Options(pq_max_size=100_000, hnsw_set_max_size=100_000, hnsw_m=32, hnsw_m_large=16)
     assert factories(100_000, opts) == {
         "exact": "IDMap2,Flat",
         "ivf_sq8": "IVF1024,SQ8",
         "ivf_pq": "IVF1024,PQ32",
         "hnsw": "HNSW32,Flat",
     }
-    assert "ivf_pq" not in factories(1_000_000, opts)
+    assert factories(1_000_000, opts) == {"exact": "IDMap2,Flat", "ivf_sq8": "IVF1024,SQ8"}
+    assert hnsw_m(100_000, opts) == 32 and hnsw_m(1_000_000, opts) == 16
+    assert set(skipped(1_000_000, opts)) == {"ivf_pq", "hnsw"} and not skipped(100_000, opts)
 
 
 def test_knob_per_factory():
@@ -80,8 +85,12 @@ def test_results_files_hold_the_run(tiny_run):
     assert meta["machine"]["cores"] >= 1
     md = out.with_suffix(".md").read_text()
     assert "## 2,000 tracks" in md and "`IVF32,SQ8`" in md and "`HNSW16,Flat`" in md
-    for name, v in payload["sizes"]["2000"]["target"].items():
-        assert f"- {name}: recall@10 {v['recall']:.3f}, p50 {v['p50_ms']:.3f} ms" in md
+    target = payload["sizes"]["2000"]["target"]
+    assert set(target) == {"exact", "ivf_sq8", "hnsw", "faiss HNSW (full space only)",
+                           *(f"{lib} HNSW (full space only)" for lib in external.available())}
+    for name, v in target.items():
+        assert f"- {name}: recall@10 {v['recall']:.3f}, p50 {v['p50_ms']:.3f} ms wall" in md
+        assert v["met_cpu"] == (v["recall"] >= 0.95 and v["cpu_p50_ms"] <= 2.0)
 
 
 @pytest.mark.slow  # one tiny benchmark run, shared: about 10 s of CPU
