@@ -151,8 +151,8 @@ class SetSearcher:
         set_threads(n)
 
     def search(self, xq: np.ndarray, k: int) -> np.ndarray:
-        weights = self.weights
-        return self.index_set.search(xq, k, weights=weights)[1]  # type: ignore[no-any-return]
+        ids: np.ndarray = self.index_set.search(xq, k, weights=self.weights)[1]
+        return ids
 
 
 @dataclass
