@@ -125,7 +125,8 @@ def uniform_catalogue(n: int, schema: ConceptSchema, seed: int = 0) -> np.ndarra
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+    out: np.ndarray = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    return out
 
 
 def _mixtures(
@@ -185,4 +186,5 @@ def _facet_points(
         out[rows] += mix.sigmas[c] * (g @ mix.bases[c].T)
     iso = rng.standard_normal((n, d)) / np.sqrt(d)
     out += (spec.isotropic * mix.sigmas[lab])[:, None] * iso
-    return out.astype(np.float32)
+    points: np.ndarray = out.astype(np.float32)
+    return points
