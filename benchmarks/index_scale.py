@@ -102,7 +102,7 @@ def nlist_for(n: int, cap: int) -> int:
     """IVF lists: the largest power of two <= 4 sqrt(n), <= cap, <= n / 39 (k-means needs
     39 points per centroid to train)."""
     bound = min(4 * math.sqrt(n), cap, n / 39)
-    return max(1, 1 << int(math.floor(math.log2(bound))))
+    return 1 << max(0, int(math.floor(math.log2(bound))))
 
 
 def factories(n: int, opts: Options) -> dict[str, str]:

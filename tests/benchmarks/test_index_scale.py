@@ -28,6 +28,7 @@ def test_nlist_is_a_power_of_two_within_bounds(n, expected):
     assert nlist_for(n, cap=2048) == expected
     assert nlist_for(n, cap=1024) == min(expected, 1024)
     assert 39 * expected <= n  # k-means gets enough points to train every list
+    assert nlist_for(10, cap=1024) == 1
 
 
 def test_factories_per_size_and_cut_offs():
