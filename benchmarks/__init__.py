@@ -1,0 +1,1 @@
+"""Benchmarks of musicprism components; results are committed under ``benchmarks/results``."""
