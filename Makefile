@@ -42,8 +42,11 @@ lint: install
 	$(VENV)/bin/ruff check service model index tests benchmarks
 	$(VENV)/bin/mypy service index
 
+# Index at scale (100k and 1M tracks; about 45 minutes on 2 cores). Results: benchmarks/results/.
+# hnswlib builds from source (needs a C++ compiler).
 bench: install
-	$(PY) -m benchmarks.run_all
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m benchmarks.index_scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache
