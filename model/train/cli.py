@@ -65,8 +65,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
     from model.evaluation.evaluate import evaluate_checkpoint, markdown_table
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     res = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, level=args.level,
                               triplets=args.triplets, seed=args.seed, progress=not args.quiet)
     text = json.dumps(res, indent=2)
@@ -95,8 +99,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         budget=resolve_budget(args.budget), variants_dir=args.variants, out_dir=args.out,
         data=args.data, only=args.only, baseline=not args.no_baseline, doc=args.doc,
         command=_command(args, (), ("budget", "variants", "only", "data", "out", "doc",
-                                    "no_baseline")),
-        progress=not args.quiet,
+                                    "no_baseline", "timing_clips")),
+        progress=not args.quiet, timing_clips=args.timing_clips or None,
     )
     sys.stdout.write(report + "\n")
     return 0
@@ -126,6 +130,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--triplets", type=int, default=2000, help="triplets per concept")
     p.add_argument("--seed", type=int, default=0, help="seed of the triplet sets")
     p.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest on a machine shared with other jobs)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
@@ -141,5 +147,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--doc", type=Path, default=None,
                    help="Markdown file whose results section is rewritten")
     p.add_argument("--no-baseline", action="store_true", help="skip the MFCC/chroma baseline")
+    p.add_argument("--timing-clips", type=int, default=500,
+                   help="clips per back-to-back timing epoch for the time ratios (0: skip)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_benchmark)

@@ -130,6 +130,21 @@ def evaluate_encoder(encoder: Encoder, splits: Splits, cfg: TrainConfig, split: 
                               triplets=cfg.eval_triplets, seed=cfg.seed, progress=progress)
 
 
+def build_trainer(cfg: TrainConfig, splits: Splits, train_clips: ClipWindows,
+                  val_clips: ClipWindows | None, run_dir: Path, device: torch.device,
+                  progress: bool = False) -> Trainer:
+    """A seeded encoder, its objectives and the :class:`Trainer` over the cached clips."""
+    encoder = build_encoder(cfg, splits.schema)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    supervised = (SupervisedObjective(cfg.loss, splits.schema, generator)
+                  if cfg.loss.method != "none" else None)
+    steps = train_clips.num_batches(cfg.batch_size)
+    ssl = (SSLObjective(cfg.loss.ssl, encoder, steps * (cfg.epochs + cfg.pretrain_epochs), steps)
+           if cfg.loss.ssl.enabled else None)
+    return Trainer(cfg, encoder, supervised, ssl, train_clips, val_clips, generator, run_dir,
+                   device, progress)
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progress: bool = False,
           command: str | None = None, data: str | Path | None = None,
           evaluate: bool = True, stop_after: int | None = None,
@@ -162,15 +177,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progres
     t0 = time.perf_counter()
     train_clips, val_clips = make_caches(splits, cfg, progress, store)
     cache_seconds = time.perf_counter() - t0
-    encoder = build_encoder(cfg, splits.schema)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    supervised = (SupervisedObjective(cfg.loss, splits.schema, generator)
-                  if cfg.loss.method != "none" else None)
-    steps = train_clips.num_batches(cfg.batch_size)
-    ssl = (SSLObjective(cfg.loss.ssl, encoder, steps * (cfg.epochs + cfg.pretrain_epochs), steps)
-           if cfg.loss.ssl.enabled else None)
-    trainer = Trainer(cfg, encoder, supervised, ssl, train_clips, val_clips, generator, run_dir,
-                      device, progress)
+    trainer = build_trainer(cfg, splits, train_clips, val_clips, run_dir, device, progress)
+    encoder, supervised = trainer.encoder, trainer.supervised
     if resume and (run_dir / LAST).is_file():
         trainer.load(run_dir / LAST)
         logger.info("resumed %s at epoch %d", run_dir / LAST, trainer.state.epoch)

@@ -47,9 +47,11 @@ def test_report_and_doc_markers(tmp_path):
         "proxy": {"metrics": {"roc_auc": 0.85, "triplet_sub.genre": 0.7},
                   "training": {"seconds_per_epoch": 12.0, "epochs_run": 4}},
     }
-    text = report(results, "epochs: 5\n", "musicprism benchmark", ["genre"])
+    text = report(results, "epochs: 5\n", "musicprism benchmark", ["genre"],
+                  timing={"classification-plain": 2.0, "proxy": 3.0}, timing_clips=100)
     rows = [ln for ln in text.splitlines() if ln.startswith("| proxy |")]
-    assert "0.850" in rows[0] and "1.20" in rows[0] and "| 4 |" in rows[0]
+    # s/epoch from the run, the time ratio from the back-to-back timing
+    assert "| 12.0 | 1.50 | 4 |" in rows[0] and "0.850" in rows[0]
     assert "0.700" in rows[1]  # the per-concept table
     doc = tmp_path / "benchmark.md"
     doc.write_text(f"# B\n\nintro\n\n{START}\nold\n{END}\n\n## Analysis\nkept\n")

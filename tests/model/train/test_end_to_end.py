@@ -76,6 +76,10 @@ def test_benchmark_command_on_tiny_variants(tiny_data, tmp_path):
         "pretrain", "train"]
     text = doc.read_text()
     assert START in text and END in text and "| mfcc-chroma |" in text
+    timing = json.loads((tmp_path / "out" / "timing.json").read_text())
+    assert set(timing["seconds"]) == {"classification-plain", "proxy-ntxent"}
+    row = next(ln for ln in text.splitlines() if ln.startswith("| classification-plain |"))
+    assert "| 1.00 |" in row
     mtime = (tmp_path / "out" / "proxy-ntxent" / "model.pt").stat().st_mtime
     assert main(argv) == 0  # finished variants are reused, not trained again
     assert (tmp_path / "out" / "proxy-ntxent" / "model.pt").stat().st_mtime == mtime
