@@ -23,12 +23,13 @@ def readyz(request: Request) -> Readiness | JSONResponse:
     if catalog is None:
         body = Readiness(status="loading")
         return JSONResponse(body.model_dump(), status_code=503)
+    catalog.sync()  # count what other processes have stored too
     return Readiness(
         status="ready",
         model=catalog.model.version,
         tracks=catalog.count(),
         index={
             "factory": catalog.index_factory,
-            **{f: catalog.count() for f in catalog.schema.facet_names},
+            **{f: len(catalog.index.facet_index(f)) for f in catalog.schema.facet_names},
         },
     )
