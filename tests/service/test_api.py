@@ -34,6 +34,13 @@ def test_health_and_readiness(catalogue: Catalogue):
     ready = c.get("/readyz").json()
     assert ready["status"] == "ready" and ready["tracks"] == len(catalogue.ids)
     assert ready["model"].startswith("tiny-")
+    assert ready["index"] == {
+        "factory": "IDMap2,Flat",
+        "genre": 6,
+        "mood": 6,
+        "instrument": 6,
+        "era": 6,
+    }
 
 
 def test_get_track_has_tags_by_concept(catalogue: Catalogue):
