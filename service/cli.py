@@ -11,10 +11,14 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from service.settings import Settings
+
+if TYPE_CHECKING:  # the catalog imports torch: keep `musicprism --help` fast
+    from service.catalog import Catalog
 
 log = logging.getLogger("musicprism")
 
@@ -79,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalog(settings: Settings):  # noqa: ANN202 - Catalog import is deferred (torch start-up)
+def _catalog(settings: Settings) -> Catalog:
     from service.app import build_catalog
     from service.db import upgrade
 
