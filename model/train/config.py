@@ -53,6 +53,12 @@ class DataConfig:
         max_val_clips: the same for the validation split.
         subset_seed: seed of the subsets.
         cache_mb: bound of the float16 log-mel cache in RAM, MiB.
+        unlabelled: further dataset directories (generic manifests, e.g. the real
+            recordings of ``musicprism dataset real``) whose every track joins the training
+            split *unlabelled*: they feed only the self-supervised loss, with views drawn
+            anywhere in the whole recording. Tags in them are ignored.
+        unlabelled_repeat: each of those tracks appears this many times per epoch (a long
+            recording gives a fresh pair of random crops each time).
     """
 
     path: str = "data/datasets/bench-full"
@@ -62,8 +68,13 @@ class DataConfig:
     max_val_clips: int | None = None
     subset_seed: int = 0
     cache_mb: int = 2048
+    unlabelled: tuple[str, ...] = ()
+    unlabelled_repeat: int = 1
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "unlabelled", tuple(str(u) for u in self.unlabelled))
+        _check(self.unlabelled_repeat >= 1, "data.unlabelled_repeat", self.unlabelled_repeat,
+               "must be >= 1")
         _check(0.0 < self.label_fraction <= 1.0, "data.label_fraction", self.label_fraction,
                "must be in (0, 1]")
         for key in ("max_train_clips", "max_val_clips"):
@@ -288,6 +299,9 @@ class TrainConfig:
         _check(self.loss.method != "none" or self.loss.ssl.joint or self.epochs == 0,
                "loss.ssl.joint", self.loss.ssl.joint,
                "with loss.method 'none' the self-supervised loss is all there is")
+        _check(not self.data.unlabelled or self.loss.ssl.enabled, "data.unlabelled",
+               list(self.data.unlabelled),
+               "unlabelled tracks train only a self-supervised loss (loss.ssl.method)")
 
     def facet_dim(self, num_concepts: int) -> int:
         """Dimensions per facet for a schema of ``num_concepts`` concepts.

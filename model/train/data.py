@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data.base import MusicDataset
+from model.data.base import MusicDataset, Track
 from model.data.generic_csv import load_manifest, read_concepts
 from model.schema import ConceptSchema
 from model.train.builders import build_schema
@@ -73,6 +73,24 @@ def partial_labels(ds: MusicDataset, fraction: float, seed: int) -> MusicDataset
     return out
 
 
+def unlabelled_tracks(paths: tuple[str, ...], schema: ConceptSchema, repeat: int = 1
+                      ) -> list[Track]:
+    """Every track of the datasets in ``paths`` as unlabelled *training* clips, ``repeat``
+    times each (uids ``<dataset>:<uid>#<k>``, track ids ``<dataset>:<track_id>``, so they
+    never collide with the main dataset's)."""
+    out: list[Track] = []
+    for path in paths:
+        root = Path(path)
+        ds = load_manifest(root, schema=schema, unknown_tags="ignore")
+        for t in ds:
+            for k in range(repeat):
+                out.append(dataclasses.replace(
+                    t, uid=f"{root.name}:{t.uid}#{k}", track_id=f"{root.name}:{t.track_id}",
+                    tags=(), labelled=False, split="train"))
+        logger.info("unlabelled: %d tracks from %s (x%d)", len(ds), root, repeat)
+    return out
+
+
 def load_splits(cfg: TrainConfig, path: str | Path | None = None) -> Splits:
     """Read the manifest in ``path`` (default ``cfg.data.path``) with the model's schema,
     then apply the config's subsets and partial labels to the training split."""
@@ -83,5 +101,8 @@ def load_splits(cfg: TrainConfig, path: str | Path | None = None) -> Splits:
     d = cfg.data
     train = subset_by_track(ds.split("train"), d.max_train_clips, d.subset_seed)
     train = partial_labels(train, d.label_fraction, d.label_seed)
+    if d.unlabelled:
+        extra = unlabelled_tracks(d.unlabelled, schema, d.unlabelled_repeat)
+        train = MusicDataset([*train, *extra], schema, name=train.name, card=train.card)
     val = subset_by_track(ds.split("val"), d.max_val_clips, d.subset_seed)
     return Splits(train=train, val=val, test=ds.split("test"), schema=schema)

@@ -71,6 +71,8 @@ def test_refuses_unknown_keys_and_bad_values(patch, message):
         ({"loss": {"method": "none"}}, "'none' needs a self-supervised loss"),
         ({"pretrain_epochs": 2}, "pretraining needs a self-supervised loss"),
         ({"encoder": {"head": "linear"}}, "encoder.head='linear'"),
+        ({"data": {"unlabelled": ["x"]}}, "unlabelled tracks train only a self-supervised"),
+        ({"data": {"unlabelled_repeat": 0}}, "data.unlabelled_repeat=0"),
         ({"embedding_dim": 15}, None),
     ],
 )

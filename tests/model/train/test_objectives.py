@@ -1,15 +1,19 @@
 import copy
 
 import pytest
+import soundfile as sf
 import torch
 
-from model.data.generic_csv import load_manifest
+from model.config import ConfigError
+from model.data.generic_csv import load_manifest, write_manifest
 from model.train.builders import build_encoder, build_schema, config_from_dict
 from model.train.data import load_splits
 from model.train.features import ClipWindows, LogMelCache, window_frames
 from model.train.loop import Trainer
 from model.train.objectives import SSLObjective, SupervisedObjective
-from tests.model.train.conftest import CONCEPTS, tiny_config, tiny_dict
+from model.train.run import make_caches
+from tests.model.train.conftest import CONCEPTS, SR, tiny_config, tiny_dict
+from tests.utils.audio import synth_music
 
 SUPERVISED = {
     "triplet": {"method": "triplet"},
@@ -154,6 +158,32 @@ def test_partial_labels_reach_the_training_clips(tiny_data):
     other = load_splits(_with_data(tiny_data, label_fraction=0.25, label_seed=4))
     assert {t.track_id for t in other.train if t.labelled} != labelled_tracks
     assert all(t.labelled for t in splits.val) and len(other.train) == 16
+
+
+def test_unlabelled_datasets_join_the_training_split_only(tiny_data, tmp_path):
+    extra = tmp_path / "recordings"
+    (extra / "audio").mkdir(parents=True)
+    rows = []
+    for k in range(3):  # long, untagged recordings, some carrying tags the schema lacks
+        sf.write(extra / f"audio/r{k}.wav", synth_music(7.0, SR, seed=100 + k), SR)
+        rows.append({"path": f"audio/r{k}.wav", "track_id": f"r{k}",
+                     "tags": "chiptune" if k == 0 else ""})
+    write_manifest(extra / "manifest.csv", rows)
+    d = tiny_dict(tiny_data, loss={"method": "proxy", "ssl": {"method": "ntxent"}})
+    d["data"].update(unlabelled=[str(extra)], unlabelled_repeat=2)
+    splits = load_splits(config_from_dict(d))
+    added = [t for t in splits.train if t.track_id.startswith("recordings:")]
+    assert sorted(t.uid for t in added) == [f"recordings:audio/r{k}.wav#{r}"
+                                            for k in range(3) for r in range(2)]
+    assert all(not t.labelled and t.tags == () and t.split == "train" for t in added)
+    assert len(splits.train) == 16 + 6 and len(splits.val) == 6 and len(splits.test) == 8
+    cfg = config_from_dict(d)
+    train, _ = make_caches(splits, cfg, progress=False)
+    assert int(train.labelled.sum()) == 16 and len(train) == 22
+    x = train.cache.get(len(splits.train) - 1)  # the whole 7 s recording, not one 1 s window
+    assert x.shape[1] >= 6 * window_frames(cfg.encoder)
+    with pytest.raises(ConfigError, match="self-supervised"):
+        config_from_dict({**d, "loss": {"method": "proxy"}})
 
 
 def test_track_subsets_keep_whole_tracks(tiny_data):
