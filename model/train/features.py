@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from model.audio import decode
+from model.audio_errors import AudioError
 from model.config import EncoderConfig
 from model.data.base import MusicDataset
 from model.data.windowed import draw_offsets
@@ -141,14 +142,32 @@ class LogMelCache:
             hit = self.store.put(key, self.compute(i))
         return hit.float()
 
-    def fill(self, progress: bool = False, desc: str = "log-mels") -> None:
-        """Compute every clip once (until the store is full)."""
+    def fill(self, progress: bool = False, desc: str = "log-mels",
+             skip_unlabelled_errors: bool = False) -> list[int]:
+        """Compute every clip once (until the store is full).
+
+        Args:
+            skip_unlabelled_errors: an *unlabelled* clip whose audio cannot be used (silent,
+                undecodable: :class:`AudioError`) is skipped and reported instead of raised;
+                a labelled one always raises.
+
+        Returns:
+            The indices of the skipped clips.
+        """
+        skipped: list[int] = []
         for i in tqdm(range(len(self)), desc=desc, disable=not progress, leave=False):
             if self.store.full:
                 logger.warning("log-mel store full at %d MiB after %d of %d clips",
                                self.store.max_bytes >> 20, i, len(self))
-                return
-            self.get(i)
+                return skipped
+            try:
+                self.get(i)
+            except AudioError as exc:
+                if not skip_unlabelled_errors or self.dataset[i].labelled:
+                    raise
+                logger.warning("skipping unlabelled clip %s: %s", self.dataset[i].uid, exc)
+                skipped.append(i)
+        return skipped
 
 
 @dataclass

@@ -61,7 +61,11 @@ def make_caches(splits: Splits, cfg: TrainConfig, progress: bool,
     width = window_frames(cfg.encoder)
     train_ds = splits.train if cfg.loss.ssl.enabled else _labelled_only(splits.train)
     train_cache = LogMelCache(train_ds, cfg.encoder, store=store)
-    train_cache.fill(progress, "log-mels (train)")
+    skipped = set(train_cache.fill(progress, "log-mels (train)", skip_unlabelled_errors=True))
+    if skipped:  # e.g. a recording of pure silence among the unlabelled ones
+        train_ds = MusicDataset([t for i, t in enumerate(train_ds) if i not in skipped],
+                                train_ds.schema, name=train_ds.name, card=train_ds.card)
+        train_cache = LogMelCache(train_ds, cfg.encoder, store=store)
     train = ClipWindows(train_cache, width, cfg.seed)
     val = None
     if len(splits.val) >= 2:

@@ -1,10 +1,14 @@
 import copy
+import dataclasses
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
+from model.audio_errors import SilentAudio
 from model.config import ConfigError
+from model.data.base import MusicDataset
 from model.data.generic_csv import load_manifest, write_manifest
 from model.train.builders import build_encoder, build_schema, config_from_dict
 from model.train.data import load_splits
@@ -184,6 +188,30 @@ def test_unlabelled_datasets_join_the_training_split_only(tiny_data, tmp_path):
     assert x.shape[1] >= 6 * window_frames(cfg.encoder)
     with pytest.raises(ConfigError, match="self-supervised"):
         config_from_dict({**d, "loss": {"method": "proxy"}})
+
+
+def test_silent_unlabelled_recordings_are_skipped_labelled_ones_raise(tiny_data, tmp_path):
+    extra = tmp_path / "recordings"
+    (extra / "audio").mkdir(parents=True)
+    sf.write(extra / "audio/tune.wav", synth_music(4.0, SR, seed=7), SR)
+    sf.write(extra / "audio/silence.wav", np.zeros(4 * SR, np.float32), SR)
+    write_manifest(extra / "manifest.csv", [{"path": "audio/tune.wav", "track_id": "tune"},
+                                            {"path": "audio/silence.wav", "track_id": "quiet"}])
+    d = tiny_dict(tiny_data, loss={"method": "proxy", "ssl": {"method": "ntxent"}})
+    d["data"].update(unlabelled=[str(extra)])
+    cfg = config_from_dict(d)
+    splits = load_splits(cfg)
+    assert len(splits.train) == 18
+    train, _ = make_caches(splits, cfg, progress=False)
+    uids = [t.uid for t in train.cache.dataset]
+    assert len(train) == 17 and "recordings:audio/tune.wav#0" in uids
+    assert "recordings:audio/silence.wav#0" not in uids
+    assert train.labelled.tolist() == [t.labelled for t in train.cache.dataset]
+    labelled_silence = LogMelCache(
+        MusicDataset([dataclasses.replace(splits.train[17], labelled=True)], splits.schema),
+        cfg.encoder)
+    with pytest.raises(SilentAudio):
+        labelled_silence.fill(skip_unlabelled_errors=True)
 
 
 def test_track_subsets_keep_whole_tracks(tiny_data):
