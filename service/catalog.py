@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +28,7 @@ from model.checkpoint import LoadedModel
 from model.embed import Embedder, TrackEmbedding
 from model.facets import facet_cosines, parse_weights
 from service import store
-from service.errors import EmbeddingNotFound, TrackNotFound, UnknownTag
+from service.errors import EmbeddingNotFound, IsrcConflict, TrackNotFound, UnknownTag
 from service.models import Track
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,19 @@ TAG_FILTER_THRESHOLD = 0.5
 
 @dataclass
 class TrackMeta:
+    """What a catalogue owner says about a track (none of it is required)."""
+
     title: str | None = None
     artist: str | None = None
     album: str | None = None
     external_id: str | None = None
     source: str | None = None
+    isrc: str | None = None
+    year: int | None = None
+
+    def checked(self) -> TrackMeta:
+        """A copy with ``isrc`` normalised; raises InvalidValue on a malformed ISRC or year."""
+        return replace(self, isrc=store.check_isrc(self.isrc), year=store.check_year(self.year))
 
 
 @dataclass
@@ -203,27 +212,23 @@ class Catalog:
         with an earlier model) is embedded again and indexed: re-running ingest after a
         model upgrade re-embeds the catalogue.
         """
+        meta = meta.checked()  # refuse bad metadata before the costly decode and embed
         content_hash = audio.sha256_of(source)
         with self.sessions() as session:
             existing = store.find_track_by_hash(session, content_hash=content_hash)
             if existing is not None and self._has_embedding(session, existing.id):
                 self._count_ingest("duplicate")
                 return IngestOutcome(track=existing, created=False)
+            if existing is None and meta.isrc is not None:
+                other = store.find_track_by_isrc(session, isrc=meta.isrc)
+                if other is not None:
+                    raise IsrcConflict(meta.isrc, other.id)
         try:
             emb, duration = self.embed_audio(source)
         except audio.AudioError as exc:
             self._count_ingest("failed", type(exc).__name__)
             raise
-        tag_scores = dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs), strict=True))
-        vectors = dict(
-            model_version_id=self.model_version_id,
-            vector=emb.vector,
-            windows=emb.windows,
-            window_seconds=emb.window_seconds,
-            hop_seconds=emb.hop_seconds,
-            tag_scores=tag_scores,
-            tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
-        )
+        vectors = self._stored_vectors(emb)
         with self._lock, self.sessions() as session:
             if existing is not None:
                 store.put_embedding(session, track_id=existing.id, **vectors)
@@ -236,6 +241,8 @@ class Catalog:
                     artist=meta.artist,
                     album=meta.album,
                     external_id=meta.external_id,
+                    isrc=meta.isrc,
+                    year=meta.year,
                     source=meta.source or "upload",
                     duration_seconds=duration,
                     **vectors,
@@ -245,6 +252,18 @@ class Catalog:
                 self.index.add(np.array([track.id], dtype=np.int64), emb.vector[None, :])
             self._count_ingest("added" if created or reembedded else "duplicate")
             return IngestOutcome(track=track, created=created, reembedded=reembedded)
+
+    def _stored_vectors(self, emb: TrackEmbedding) -> dict[str, Any]:
+        """The keyword arguments ``store.put_embedding`` / ``create_track`` take for ``emb``."""
+        return dict(
+            model_version_id=self.model_version_id,
+            vector=emb.vector,
+            windows=emb.windows,
+            window_seconds=emb.window_seconds,
+            hop_seconds=emb.hop_seconds,
+            tag_scores=dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs), strict=True)),
+            tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
+        )
 
     def _has_embedding(self, session: Session, track_id: int) -> bool:
         try:
@@ -340,10 +359,13 @@ class Catalog:
     def count(self) -> int:
         return len(self.index)
 
-    def list_tracks(self, *, offset: int, limit: int) -> tuple[int, list[Track]]:
+    def list_tracks(
+        self, *, offset: int, limit: int, isrc: str | None = None
+    ) -> tuple[int, list[Track]]:
+        """(how many tracks match, the page ``offset:offset+limit`` of them in id order)."""
         with self.sessions() as session:
-            total = store.count_tracks(session)
-            return total, list(store.list_tracks(session, offset=offset, limit=limit))
+            total = store.count_tracks(session, isrc=isrc)
+            return total, store.list_tracks(session, offset=offset, limit=limit, isrc=isrc)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -157,7 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("folder", type=Path)
     p.add_argument(
-        "--metadata", type=Path, default=None, help="CSV with path,title,artist,album,external_id"
+        "--metadata",
+        type=Path,
+        default=None,
+        help="CSV with path,title,artist,album,external_id,isrc,year",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
