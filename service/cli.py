@@ -59,6 +59,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import os
 
         os.environ["MUSICPRISM_DATA_DIR"] = str(settings.data_dir)
+        # ... and the worker count, which decides the index_mmap default.
+        os.environ["MUSICPRISM_WORKERS"] = str(settings.workers)
         uvicorn.run(
             "service.app:app_factory",
             factory=True,

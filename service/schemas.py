@@ -111,3 +111,10 @@ class Readiness(BaseModel):
     model: str | None = None
     tracks: int | None = None
     index: dict[str, int | str] | None = None
+
+
+class SnapshotResult(BaseModel):
+    written: bool = Field(description="False when another process was writing one already.")
+    snapshot: str | None = Field(description="The snapshot now live, e.g. snap-000007.")
+    tracks: int = Field(description="Tracks this worker serves.")
+    mmap: bool = Field(description="Whether this worker serves a memory-mapped snapshot.")
