@@ -89,6 +89,10 @@ class FacetIndexSet:
     def __len__(self) -> int:
         return len(self._full)
 
+    def facet_size(self, name: str) -> int:
+        """Vectors held by facet ``name``'s index."""
+        return len(self.facet_index(name))
+
     def __contains__(self, track_id: object) -> bool:
         return track_id in self._full
 

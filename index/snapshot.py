@@ -9,6 +9,7 @@ Layout under a root directory::
       snap-000007/       meta.json plus the files of one snapshot
       .tmp-<hex>/        a snapshot being written (a crash leaves it; the next write removes it)
       .write.lock        ``flock`` serialising writers
+      .compact.lock      ``flock`` electing the one worker that writes the next snapshot
 
 A write puts every file into a fresh ``.tmp-*`` directory and fsyncs each, writes
 ``meta.json`` last, fsyncs the directory and renames it to ``snap-N`` (``os.replace``). Only
@@ -144,6 +145,27 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def compaction_lock(root: Path) -> Iterator[bool]:
+    """Try to become the one process that writes the next snapshot under ``root``.
+
+    Yields True while holding an exclusive ``flock`` on ``root/.compact.lock``, False
+    (without waiting) when another process or thread holds it. The lock goes with the
+    process, so a crashed holder never blocks the others.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".compact.lock", "a") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 @contextmanager

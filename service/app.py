@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from model.checkpoint import load_checkpoint
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
-from service.api.routes import health, search, similar, tracks
+from service.api.routes import admin, health, search, similar, tracks
 from service.catalog import Catalog
 from service.db import assert_at_head, make_engine, make_session_factory
 from service.observability import install_observability
@@ -52,6 +52,8 @@ def build_catalog(settings: Settings) -> Catalog:
             index_factory=settings.index_factory,
             max_audio_seconds=settings.max_audio_seconds,
             min_audio_seconds=settings.min_audio_seconds,
+            mmap=settings.use_index_mmap,
+            delta_max=settings.index_delta_max,
         )
     except BaseException:
         engine.dispose()
@@ -96,7 +98,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, tracks, similar, search):
+    for module in (health, tracks, similar, search, admin):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     install_observability(app)

@@ -14,20 +14,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from index.errors import IndexNotReady, IndexSchemaMismatch, SnapshotCorrupt
 from index.facet_set import FacetIndexSet
+from index.layered import LayeredIndex
+from index.snapshot import compaction_lock, current_snapshot
 from model import audio
 from model.checkpoint import LoadedModel
 from model.embed import Embedder, TrackEmbedding
 from model.facets import facet_cosines, parse_weights
 from service import store
-from service.errors import EmbeddingNotFound, TrackNotFound, UnknownTag
+from service.errors import EmbeddingNotFound, IsrcConflict, TrackNotFound, UnknownTag
 from service.models import Track
 
 log = logging.getLogger(__name__)
@@ -37,11 +40,19 @@ TAG_FILTER_THRESHOLD = 0.5
 
 @dataclass
 class TrackMeta:
+    """What a catalogue owner says about a track (none of it is required)."""
+
     title: str | None = None
     artist: str | None = None
     album: str | None = None
     external_id: str | None = None
     source: str | None = None
+    isrc: str | None = None
+    year: int | None = None
+
+    def checked(self) -> TrackMeta:
+        """A copy with ``isrc`` normalised; raises InvalidValue on a malformed ISRC or year."""
+        return replace(self, isrc=store.check_isrc(self.isrc), year=store.check_year(self.year))
 
 
 @dataclass
@@ -68,6 +79,10 @@ class Catalog:
         index_factory: FAISS factory string for every index.
         max_audio_seconds, min_audio_seconds: decoded-duration limits.
         sync_interval: seconds between checks for store events written by other processes.
+        mmap: serve a memory-mapped snapshot (shared by worker processes) plus a private
+            delta (``index.layered``); swap to each new snapshot another process writes.
+        delta_max: with ``mmap``, write a new snapshot (in the background) once the delta
+            holds more changes than this.
     """
 
     def __init__(
@@ -80,6 +95,8 @@ class Catalog:
         max_audio_seconds: float = 1800.0,
         min_audio_seconds: float = 1.0,
         sync_interval: float = 1.0,
+        mmap: bool = False,
+        delta_max: int = 10_000,
         on_embed: Callable[[float], None] | None = None,
         on_ingest: Callable[[str, str | None], None] | None = None,
     ) -> None:
@@ -94,7 +111,11 @@ class Catalog:
         self.sync_interval = sync_interval
         self.on_embed = on_embed  # metrics hooks: the catalog does not import prometheus
         self.on_ingest = on_ingest
+        self.mmap = mmap
+        self.delta_max = delta_max
         self._lock = threading.RLock()
+        self._swap_lock = threading.Lock()  # one reload or compaction at a time
+        self._compacting: threading.Thread | None = None
         self._applied_seq = 0
         self._last_sync = 0.0
         with self.sessions() as session:
@@ -107,22 +128,26 @@ class Catalog:
             )
             session.commit()
             self.model_version_id = mv.id
-        self.index = FacetIndexSet(self.schema, index_factory)
+        self.index: FacetIndexSet | LayeredIndex = FacetIndexSet(self.schema, index_factory)
 
     # --- index life cycle -----------------------------------------------------------------
     @property
     def snapshot_dir(self) -> Path:
         return self.index_dir / self.model.version
 
-    def open_indexes(self, *, mmap: bool = False) -> str:
-        """Load the snapshot and catch up, or rebuild from the store. Returns what was done."""
+    def open_indexes(self, *, mmap: bool | None = None) -> str:
+        """Load the snapshot and catch up, or rebuild from the store. Returns what was done.
+
+        ``mmap`` (default: the catalog's setting) maps the snapshot and layers a delta on it.
+        """
+        if mmap is not None:
+            self.mmap = mmap
         with self._lock:
             how = "rebuilt"
             try:
-                loaded = FacetIndexSet.load(self.snapshot_dir, self.schema, mmap=mmap)
-                state = loaded.state
-                if state.get("model_version") == self.model.version:
-                    self.index, self._applied_seq, how = loaded, int(state["seq"]), "loaded"
+                loaded = self._load_snapshot()
+                if loaded is not None:
+                    self.index, self._applied_seq, how = loaded, int(loaded.state["seq"]), "loaded"
             except IndexNotReady:
                 pass
             except (IndexSchemaMismatch, SnapshotCorrupt) as exc:
@@ -135,48 +160,149 @@ class Catalog:
             log.info("indexes %s: %d tracks", how, len(self.index))
             return how
 
+    def _load_snapshot(self) -> FacetIndexSet | LayeredIndex | None:
+        """The live snapshot (mapped and layered when ``mmap``), or None if it was built by
+        another model version. Raises what ``FacetIndexSet.load`` raises."""
+        loaded = FacetIndexSet.load(self.snapshot_dir, self.schema, mmap=self.mmap)
+        if loaded.state.get("model_version") != self.model.version:
+            return None
+        return LayeredIndex(loaded) if self.mmap else loaded
+
     def rebuild(self) -> int:
         """Rebuild every index from the vectors in the store; save a snapshot."""
-        with self._lock, self.sessions() as session:
+        with self._lock:
+            index, seq = self._build_from_store()
+            index.save(self.snapshot_dir, state=self._state(seq))
+            self.index, self._applied_seq = index, seq
+        self.reload()  # mmap: serve the mapped snapshot, dropping the private copy
+        return len(index)
+
+    def _build_from_store(self) -> tuple[FacetIndexSet, int]:
+        """A fresh in-memory index of every vector in the store, and the seq it reflects."""
+        with self.sessions() as session:
             seq = store.latest_seq(session)
             ids, vectors = store.load_embeddings(
                 session, model_version_id=self.model_version_id, max_seq=seq
             )
-            index = FacetIndexSet(self.schema, self.index_factory)
-            if len(ids):
-                index.add(ids, vectors)
-            self.index, self._applied_seq = index, seq
-            self.save_snapshot()
-            return len(ids)
+        index = FacetIndexSet(self.schema, self.index_factory)
+        if len(ids):
+            index.add(ids, vectors)
+        return index, seq
 
-    def save_snapshot(self) -> None:
+    def save_snapshot(self) -> Path | None:
         """Save the indexes with the store state they reflect. Local writes do not advance
         that state, so catch up first: otherwise the snapshot would name an older state and
-        every later open would replay (re-read) everything written since."""
+        every later open would replay (re-read) everything written since.
+
+        With ``mmap`` this is :meth:`compact`. Returns the snapshot written (or served).
+        """
+        if self.mmap:
+            return self.compact()
         with self._lock:
             self.sync(force=True)
-            self.index.save(
-                self.snapshot_dir,
-                state={"model_version": self.model.version, "seq": self._applied_seq},
-            )
+            assert isinstance(self.index, FacetIndexSet)
+            return self.index.save(self.snapshot_dir, state=self._state())
+
+    def _state(self, seq: int | None = None) -> dict[str, object]:
+        seq = self._applied_seq if seq is None else seq
+        return {"model_version": self.model.version, "seq": seq}
 
     def sync(self, *, force: bool = False) -> int:
-        """Apply store events newer than the indexes (written by other processes)."""
+        """Apply store events newer than the indexes (written by other processes).
+
+        With ``mmap``, first swap to a newer snapshot if another process wrote one, and
+        start writing one in the background when the delta has grown past ``delta_max``.
+        """
         now = time.monotonic()
         if not force and now - self._last_sync < self.sync_interval:
             return 0
-        with self._lock, self.sessions() as session:
-            self._last_sync = now
+        self._last_sync = now
+        if self.mmap:
+            self.reload()
+        with self._lock:
+            self._applied_seq, removed = self._catch_up(self.index, self._applied_seq)
+        if isinstance(self.index, LayeredIndex) and self.index.pending > self.delta_max:
+            self._compact_in_background()
+        return removed
+
+    def _catch_up(self, index: FacetIndexSet | LayeredIndex, seq: int) -> tuple[int, int]:
+        """Apply to ``index`` the store events after ``seq``: (new seq, ids removed)."""
+        with self.sessions() as session:
             changes = store.changes_since(
-                session, after_seq=self._applied_seq, model_version_id=self.model_version_id
+                session, after_seq=seq, model_version_id=self.model_version_id
             )
-            if changes.to_seq == self._applied_seq:
-                return 0
-            self.index.remove(changes.remove_ids)
-            if len(changes.add_ids):
-                self.index.add(changes.add_ids, changes.add_vectors)
-            self._applied_seq = changes.to_seq
-            return len(changes.remove_ids)
+        if changes.to_seq == seq:
+            return seq, 0
+        index.remove(changes.remove_ids)
+        if len(changes.add_ids):
+            index.add(changes.add_ids, changes.add_vectors)
+        return changes.to_seq, len(changes.remove_ids)
+
+    # --- shared snapshots (mmap) ------------------------------------------------------------
+    def reload(self) -> bool:
+        """Swap to the live snapshot if it is newer than the one served; True if swapped.
+
+        The new snapshot is mapped and caught up off to the side; only the last events and
+        the reference swap happen under the lock, so queries wait for milliseconds at most.
+        A snapshot that cannot be read yet (being replaced) is tried again at the next sync.
+        """
+        if not self.mmap or not self._swap_lock.acquire(blocking=False):
+            return False
+        try:
+            try:
+                served = isinstance(self.index, LayeredIndex) and self.index.snapshot
+                if current_snapshot(self.snapshot_dir) == served:
+                    return False
+                fresh = self._load_snapshot()
+            except (IndexNotReady, SnapshotCorrupt, OSError) as exc:
+                log.warning("index snapshot not loadable yet (%s): keeping the one served", exc)
+                return False
+            if fresh is None:
+                return False
+            seq, _ = self._catch_up(fresh, int(fresh.state["seq"]))
+            with self._lock:
+                self._applied_seq, _ = self._catch_up(fresh, seq)
+                self.index = fresh
+            log.info("serving index snapshot %s (%d tracks)", fresh.snapshot, len(fresh))
+            return True
+        finally:
+            self._swap_lock.release()
+
+    def compact(self) -> Path | None:
+        """Write a snapshot of the whole store (live snapshot + later events) and serve it.
+
+        One process at a time (an exclusive ``flock`` on the snapshot folder); a process
+        that finds the lock taken leaves the work to the holder and returns None. Memory: the
+        writer holds one private copy of the indexes while it writes.
+        """
+        with compaction_lock(self.snapshot_dir) as acquired:
+            if not acquired:
+                return None
+            path = self._write_fresh_snapshot()
+        self.reload()
+        return path
+
+    def _write_fresh_snapshot(self) -> Path:
+        """Under the compaction lock: the live snapshot caught up with the store, saved."""
+        try:
+            index: FacetIndexSet | None = FacetIndexSet.load(self.snapshot_dir, self.schema)
+        except (IndexNotReady, IndexSchemaMismatch, SnapshotCorrupt) as exc:
+            log.warning("rebuilding the index snapshot from the store (%s)", exc)
+            index = None
+        if index is None or index.state.get("model_version") != self.model.version:
+            index, seq = self._build_from_store()
+            return index.save(self.snapshot_dir, state=self._state(seq))
+        seq = int(index.state["seq"])
+        new_seq, _ = self._catch_up(index, seq)
+        if new_seq == seq and index.snapshot is not None:
+            return index.snapshot  # already up to date
+        return index.save(self.snapshot_dir, state=self._state(new_seq))
+
+    def _compact_in_background(self) -> None:
+        if self._compacting is not None and self._compacting.is_alive():
+            return
+        self._compacting = threading.Thread(target=self.compact, name="compact", daemon=True)
+        self._compacting.start()
 
     # --- writes ---------------------------------------------------------------------------
     def embed_audio(
@@ -203,27 +329,23 @@ class Catalog:
         with an earlier model) is embedded again and indexed: re-running ingest after a
         model upgrade re-embeds the catalogue.
         """
+        meta = meta.checked()  # refuse bad metadata before the costly decode and embed
         content_hash = audio.sha256_of(source)
         with self.sessions() as session:
             existing = store.find_track_by_hash(session, content_hash=content_hash)
             if existing is not None and self._has_embedding(session, existing.id):
                 self._count_ingest("duplicate")
                 return IngestOutcome(track=existing, created=False)
+            if existing is None and meta.isrc is not None:
+                other = store.find_track_by_isrc(session, isrc=meta.isrc)
+                if other is not None:
+                    raise IsrcConflict(meta.isrc, other.id)
         try:
             emb, duration = self.embed_audio(source)
         except audio.AudioError as exc:
             self._count_ingest("failed", type(exc).__name__)
             raise
-        tag_scores = dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs), strict=True))
-        vectors = dict(
-            model_version_id=self.model_version_id,
-            vector=emb.vector,
-            windows=emb.windows,
-            window_seconds=emb.window_seconds,
-            hop_seconds=emb.hop_seconds,
-            tag_scores=tag_scores,
-            tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
-        )
+        vectors = self._stored_vectors(emb)
         with self._lock, self.sessions() as session:
             if existing is not None:
                 store.put_embedding(session, track_id=existing.id, **vectors)
@@ -236,6 +358,8 @@ class Catalog:
                     artist=meta.artist,
                     album=meta.album,
                     external_id=meta.external_id,
+                    isrc=meta.isrc,
+                    year=meta.year,
                     source=meta.source or "upload",
                     duration_seconds=duration,
                     **vectors,
@@ -245,6 +369,18 @@ class Catalog:
                 self.index.add(np.array([track.id], dtype=np.int64), emb.vector[None, :])
             self._count_ingest("added" if created or reembedded else "duplicate")
             return IngestOutcome(track=track, created=created, reembedded=reembedded)
+
+    def _stored_vectors(self, emb: TrackEmbedding) -> dict[str, Any]:
+        """The keyword arguments ``store.put_embedding`` / ``create_track`` take for ``emb``."""
+        return dict(
+            model_version_id=self.model_version_id,
+            vector=emb.vector,
+            windows=emb.windows,
+            window_seconds=emb.window_seconds,
+            hop_seconds=emb.hop_seconds,
+            tag_scores=dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs), strict=True)),
+            tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
+        )
 
     def _has_embedding(self, session: Session, track_id: int) -> bool:
         try:
@@ -340,10 +476,13 @@ class Catalog:
     def count(self) -> int:
         return len(self.index)
 
-    def list_tracks(self, *, offset: int, limit: int) -> tuple[int, list[Track]]:
+    def list_tracks(
+        self, *, offset: int, limit: int, isrc: str | None = None
+    ) -> tuple[int, list[Track]]:
+        """(how many tracks match, the page ``offset:offset+limit`` of them in id order)."""
         with self.sessions() as session:
-            total = store.count_tracks(session)
-            return total, list(store.list_tracks(session, offset=offset, limit=limit))
+            total = store.count_tracks(session, isrc=isrc)
+            return total, store.list_tracks(session, offset=offset, limit=limit, isrc=isrc)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -59,6 +59,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import os
 
         os.environ["MUSICPRISM_DATA_DIR"] = str(settings.data_dir)
+        # ... and the worker count, which decides the index_mmap default.
+        os.environ["MUSICPRISM_WORKERS"] = str(settings.workers)
         uvicorn.run(
             "service.app:app_factory",
             factory=True,
@@ -157,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("folder", type=Path)
     p.add_argument(
-        "--metadata", type=Path, default=None, help="CSV with path,title,artist,album,external_id"
+        "--metadata",
+        type=Path,
+        default=None,
+        help="CSV with path,title,artist,album,external_id,isrc,year",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)

@@ -60,6 +60,15 @@ class ExternalIdConflict(MusicprismError, ValueError):
         super().__init__(f"external id '{external_id}' is already used by track {track_id}")
 
 
+class IsrcConflict(MusicprismError, ValueError):
+    """Another track (with different audio) already has this ISRC."""
+
+    def __init__(self, isrc: str, track_id: int) -> None:
+        self.isrc = isrc
+        self.track_id = track_id
+        super().__init__(f"ISRC '{isrc}' is already used by track {track_id}")
+
+
 class TagConceptConflict(MusicprismError, ValueError):
     """A tag is stored under one concept and was given under another."""
 

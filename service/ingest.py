@@ -9,16 +9,18 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from model.audio import AudioError
 from service.catalog import Catalog, TrackMeta
+from service.errors import InvalidValue
 
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff"}
-META_COLUMNS = ("title", "artist", "album", "external_id")
+META_COLUMNS = ("title", "artist", "album", "external_id", "isrc")
 
 
 class IngestPathError(ValueError):
@@ -107,7 +109,8 @@ def discover(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
 
 def read_metadata(csv_path: Path, root: Path) -> dict[Path, TrackMeta]:
     """A CSV with a ``path`` column (relative to ``root``) and any of title, artist, album,
-    external_id."""
+    external_id, isrc, year. A malformed ISRC or year stops the run before anything is
+    ingested, naming the CSV line (InvalidMetadata)."""
     out: dict[Path, TrackMeta] = {}
     with open(csv_path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
@@ -117,9 +120,27 @@ def read_metadata(csv_path: Path, root: Path) -> dict[Path, TrackMeta]:
             path = (root / row["path"]).resolve()
             if not _inside(path, root):
                 raise IngestPathError(Path(row["path"]), root)
-            values = {c: (row.get(c) or None) for c in META_COLUMNS}
-            out[path] = TrackMeta(**values)
+            out[path] = _row_meta(row, csv_path, reader.line_num)
     return out
+
+
+class InvalidMetadata(ValueError):
+    """A metadata CSV row whose ISRC or year is malformed."""
+
+    def __init__(self, csv_path: Path, line: int, reason: str) -> None:
+        super().__init__(f"metadata CSV '{csv_path.name}' line {line}: {reason}")
+        self.line = line
+
+
+def _row_meta(row: dict[str, str], csv_path: Path, line: int) -> TrackMeta:
+    values: dict[str, Any] = {c: (row.get(c) or None) for c in META_COLUMNS}
+    year = (row.get("year") or "").strip()
+    try:
+        values["year"] = int(year) if year else None
+        return TrackMeta(**values).checked()
+    except ValueError as exc:  # InvalidValue is a ValueError too
+        reason = str(exc) if isinstance(exc, InvalidValue) else f"year {year!r} is not a number"
+        raise InvalidMetadata(csv_path, line, reason) from None
 
 
 def ingest_folder(

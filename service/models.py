@@ -53,6 +53,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Release years accepted (the first recordings of sound are from the 1860s).
+MIN_YEAR, MAX_YEAR = 1860, 2100
+
 EVENT_ADD = "add"
 EVENT_REMOVE = "remove"
 
@@ -116,6 +119,10 @@ class Track(Base):
     __table_args__ = (
         CheckConstraint("duration_seconds >= 0", name="duration_nonnegative"),
         CheckConstraint("length(content_hash) = 64", name="content_hash_length"),
+        CheckConstraint("length(isrc) = 12", name="isrc_length"),
+        CheckConstraint(f"year >= {MIN_YEAR} AND year <= {MAX_YEAR}", name="year_range"),
+        # Unique when present: several tracks may have no ISRC (NULLs never collide).
+        Index("ix_tracks_isrc", "isrc", unique=True),
         # SQLite would otherwise hand the id of a deleted last row to the next insert.
         {"sqlite_autoincrement": True},
     )
@@ -131,7 +138,11 @@ class Track(Base):
     duration_seconds: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # ISRC (ISO 3901), normalised: upper case, no hyphens, 12 characters (see store.codec).
+    isrc: Mapped[str | None] = mapped_column(String(12))
+    year: Mapped[int | None] = mapped_column(Integer)  # release year
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     embeddings: Mapped[list[Embedding]] = relationship(
         back_populates="track", cascade="all, delete-orphan", passive_deletes=True

@@ -22,6 +22,8 @@ class TrackSummary(BaseModel):
     title: str | None
     artist: str | None
     album: str | None
+    isrc: str | None = Field(description="ISRC, upper case without hyphens.")
+    year: int | None = Field(description="Release year.")
     duration: float = Field(description="Seconds.")
 
 
@@ -29,6 +31,7 @@ class TrackPublic(TrackSummary):
     source: str | None
     content_hash: str
     created: datetime
+    updated: datetime = Field(description="When the track or its tag scores last changed.")
     tags: dict[str, list[TagScore]] = Field(
         description="Predicted tags by concept, most probable first."
     )
@@ -108,3 +111,10 @@ class Readiness(BaseModel):
     model: str | None = None
     tracks: int | None = None
     index: dict[str, int | str] | None = None
+
+
+class SnapshotResult(BaseModel):
+    written: bool = Field(description="False when another process was writing one already.")
+    snapshot: str | None = Field(description="The snapshot now live, e.g. snap-000007.")
+    tracks: int = Field(description="Tracks this worker serves.")
+    mmap: bool = Field(description="Whether this worker serves a memory-mapped snapshot.")

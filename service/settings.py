@@ -58,6 +58,21 @@ class Settings(BaseSettings):
     torch_threads: int = Field(1, ge=1, description="torch intra-op threads per worker.")
     faiss_threads: int = Field(1, ge=1, description="FAISS OpenMP threads per worker.")
     workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    index_mmap: bool | None = Field(
+        None,
+        description=(
+            "Serve memory-mapped index snapshots (one copy in the page cache for all workers) "
+            "plus a small in-memory delta per worker. Unset: on when workers > 1."
+        ),
+    )
+    index_delta_max: int = Field(
+        10_000,
+        ge=1,
+        description=(
+            "With index_mmap: changes (added, replaced or removed tracks) a worker holds beside "
+            "the snapshot before one worker writes a new snapshot that all then map."
+        ),
+    )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     ingest_root: Path | None = Field(
@@ -109,6 +124,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'musicprism.db').resolve()}"
+
+    @property
+    def use_index_mmap(self) -> bool:
+        """``index_mmap``, or its default: on when several workers share the machine."""
+        return self.workers > 1 if self.index_mmap is None else self.index_mmap
 
     @property
     def index_dir(self) -> Path:

@@ -15,7 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.audio import AudioDecodeError, AudioError, AudioTooLong
 from model.facets import FacetWeightError
-from service.errors import ExternalIdConflict, InvalidValue, NotReady, TrackNotFound, UnknownTag
+from service.errors import (
+    ExternalIdConflict,
+    InvalidValue,
+    IsrcConflict,
+    NotReady,
+    TrackNotFound,
+    UnknownTag,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +31,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (UnknownTag, 422),
     (InvalidValue, 422),
     (ExternalIdConflict, 409),
+    (IsrcConflict, 409),
     (FacetWeightError, 422),
     (AudioDecodeError, 415),
     (AudioTooLong, 413),

@@ -11,11 +11,18 @@ dimension (:class:`~service.errors.DimensionMismatch`). Id arrays are (N,) int64
 arrays (N, D) float32 C-contiguous, as the index layer takes them.
 """
 
-from service.store.codec import artist_key, decode_vectors, encode_vectors
+from service.store.codec import (
+    artist_key,
+    check_isrc,
+    check_year,
+    decode_vectors,
+    encode_vectors,
+)
 from service.store.queries import (
     count_tracks,
     find_track_by_external_id,
     find_track_by_hash,
+    find_track_by_isrc,
     get_track,
     list_tracks,
     tag_scores_by_concept,
@@ -48,6 +55,8 @@ __all__ = [
     "StoredEmbedding",
     "artist_key",
     "changes_since",
+    "check_isrc",
+    "check_year",
     "count_tracks",
     "create_track",
     "decode_vectors",
@@ -57,6 +66,7 @@ __all__ = [
     "find_model_version",
     "find_track_by_external_id",
     "find_track_by_hash",
+    "find_track_by_isrc",
     "get_embedding",
     "get_model_version",
     "get_or_create_model_version",

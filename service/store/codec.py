@@ -15,11 +15,18 @@ from typing import Any
 import numpy as np
 
 from service.errors import DimensionMismatch, InvalidValue
+from service.models import MAX_YEAR, MIN_YEAR
 
 VECTOR_DTYPE = np.dtype("<f4")
 MAX_TEXT_CHARS = 500  # indexed text (external id, artist) must stay under btree limits
 MAX_SOURCE_CHARS = 4096
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# ISO 3901: country (2 letters), registrant (3 alphanumerics), year (2 digits), number (5).
+_ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
+ISRC_FORMAT = (
+    "must be an ISRC: 12 characters, 2-letter country, 3-character registrant, 2-digit year, "
+    "5-digit number, e.g. USRC17607839 (hyphens allowed)"
+)
 # Ids per IN (...) list; SQLite allows 32766 bound parameters per statement.
 IN_CHUNK = 1000
 
@@ -46,6 +53,34 @@ def check_sha256(field: str, value: str) -> str:
     if not isinstance(value, str) or not _SHA256.fullmatch(value.lower()):
         raise InvalidValue(field, value, "must be 64 hexadecimal digits (sha256)")
     return value.lower()
+
+
+def check_isrc(value: str | None) -> str | None:
+    """An ISRC in its stored form (upper case, hyphens removed), or None; raises InvalidValue.
+
+    ``us-rc1-76-07839`` and ``USRC17607839`` are the same code. Only ASCII letters and digits
+    qualify (no look-alike Unicode characters).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue("ISRC", value, "must be a string")
+    code = value.strip().replace("-", "").upper()
+    if not code.isascii() or not _ISRC.fullmatch(code):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise InvalidValue("ISRC", shown, ISRC_FORMAT)
+    return code
+
+
+def check_year(value: int | None) -> int | None:
+    """A release year in ``[MIN_YEAR, MAX_YEAR]``, or None; raises InvalidValue."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidValue("year", value, "must be an integer")
+    if not MIN_YEAR <= int(value) <= MAX_YEAR:
+        raise InvalidValue("year", value, f"must be between {MIN_YEAR} and {MAX_YEAR}")
+    return int(value)
 
 
 def check_positive(field: str, value: float, *, allow_zero: bool = False) -> float:

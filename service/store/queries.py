@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from service.errors import TrackNotFound
 from service.models import Tag, Track, TrackTag
-from service.store.codec import artist_key, as_ids, in_chunks
+from service.store.codec import artist_key, as_ids, check_isrc, in_chunks
 
 
 def get_track(session: Session, *, track_id: int) -> Track:
@@ -35,22 +36,37 @@ def find_track_by_external_id(session: Session, *, external_id: str) -> Track | 
     ).scalar_one_or_none()
 
 
+def find_track_by_isrc(session: Session, *, isrc: str) -> Track | None:
+    """The track with this ISRC (any accepted spelling), or None; raises InvalidValue."""
+    return session.execute(select(Track).where(Track.isrc == check_isrc(isrc))).scalar_one_or_none()
+
+
+def _filtered(stmt: Select[Any], artist: str | None, isrc: str | None) -> Select[Any]:
+    if artist is not None:
+        stmt = stmt.where(Track.artist_key == artist_key(artist))
+    if isrc is not None:
+        stmt = stmt.where(Track.isrc == check_isrc(isrc))
+    return stmt
+
+
 def list_tracks(
-    session: Session, *, offset: int = 0, limit: int = 100, artist: str | None = None
+    session: Session,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    artist: str | None = None,
+    isrc: str | None = None,
 ) -> list[Track]:
-    """Tracks in id order, optionally only those by ``artist`` (matched as :func:`artist_key`)."""
+    """Tracks in id order, optionally only those by ``artist`` (matched as :func:`artist_key`)
+    or with this ``isrc`` (any accepted spelling; raises InvalidValue when malformed)."""
     stmt = select(Track).order_by(Track.id).offset(offset).limit(limit)
-    if artist is not None:
-        stmt = stmt.where(Track.artist_key == artist_key(artist))
-    return list(session.scalars(stmt))
+    return list(session.scalars(_filtered(stmt, artist, isrc)))
 
 
-def count_tracks(session: Session, *, artist: str | None = None) -> int:
-    """How many tracks there are (by ``artist``, if given)."""
+def count_tracks(session: Session, *, artist: str | None = None, isrc: str | None = None) -> int:
+    """How many tracks there are (by ``artist``, with ``isrc``, if given)."""
     stmt = select(func.count()).select_from(Track)
-    if artist is not None:
-        stmt = stmt.where(Track.artist_key == artist_key(artist))
-    return int(session.execute(stmt).scalar_one())
+    return int(session.execute(_filtered(stmt, artist, isrc)).scalar_one())
 
 
 def tracks_by_ids(session: Session, *, track_ids: Sequence[int]) -> list[Track]:

@@ -15,6 +15,7 @@ from service.errors import (
     DimensionMismatch,
     ExternalIdConflict,
     InvalidValue,
+    IsrcConflict,
     TrackNotFound,
     UnknownTag,
 )
@@ -26,17 +27,24 @@ from service.models import (
     ModelVersion,
     Track,
     TrackTag,
+    utcnow,
 )
 from service.store.codec import (
     MAX_SOURCE_CHARS,
     VECTOR_DTYPE,
     artist_key,
+    check_isrc,
     check_positive,
     check_sha256,
     check_text,
+    check_year,
     encode_vectors,
 )
-from service.store.queries import find_track_by_external_id, find_track_by_hash
+from service.store.queries import (
+    find_track_by_external_id,
+    find_track_by_hash,
+    find_track_by_isrc,
+)
 from service.store.versions import get_model_version, next_seq, tag_ids
 
 logger = logging.getLogger(__name__)
@@ -127,6 +135,8 @@ def create_track(
     artist: str | None = None,
     album: str | None = None,
     external_id: str | None = None,
+    isrc: str | None = None,
+    year: int | None = None,
     tag_scores: Mapping[str, float] | None = None,
     tag_concepts: Mapping[str, str] | None = None,
 ) -> tuple[Track, bool]:
@@ -145,6 +155,8 @@ def create_track(
         window_seconds: length of one window.
         hop_seconds: start-to-start distance of windows (default: ``window_seconds``).
         title, artist, album, external_id: optional metadata; ``external_id`` is unique.
+        isrc: the recording's ISRC, unique; stored upper case without hyphens.
+        year: release year, ``MIN_YEAR`` to ``MAX_YEAR`` (service/models.py).
         tag_scores: tag name -> calibrated probability.
         tag_concepts: tag name -> concept, for every tag in ``tag_scores``.
 
@@ -155,7 +167,7 @@ def create_track(
         DimensionMismatch: a vector whose shape does not match the model version's D.
         InvalidValue: malformed hash, text, duration, timing or non-finite values.
         UnknownTag: a scored tag missing from ``tag_concepts``.
-        ModelVersionNotFound, ExternalIdConflict, TagConceptConflict.
+        ModelVersionNotFound, ExternalIdConflict, IsrcConflict, TagConceptConflict.
     """
     content_hash = check_sha256("content hash", content_hash)
     meta = {
@@ -164,7 +176,9 @@ def create_track(
         "album": check_text("album", album),
         "external_id": check_text("external id", external_id),
         "source": check_text("source", source, MAX_SOURCE_CHARS),
+        "isrc": check_isrc(isrc),
     }
+    release_year = check_year(year)
     duration = check_positive("duration_seconds", duration_seconds, allow_zero=True)
     scores = _checked_scores(tag_scores, tag_concepts)
     existing = find_track_by_hash(session, content_hash=content_hash)
@@ -181,10 +195,14 @@ def create_track(
             session.refresh(existing)
             return existing, False
         _check_external_id(session, meta["external_id"])
+        _check_isrc_free(session, meta["isrc"])
         track = Track(
             **meta,
             artist_key=artist_key(meta["artist"]),
+            year=release_year,
             duration_seconds=duration,
+            created=(now := utcnow()),
+            updated=now,
             content_hash=content_hash,
         )
         session.add(track)
@@ -213,6 +231,14 @@ def _check_external_id(session: Session, external_id: str | None) -> None:
     other = find_track_by_external_id(session, external_id=external_id)
     if other is not None:
         raise ExternalIdConflict(external_id, other.id)
+
+
+def _check_isrc_free(session: Session, isrc: str | None) -> None:
+    if isrc is None:
+        return
+    other = find_track_by_isrc(session, isrc=isrc)
+    if other is not None:
+        raise IsrcConflict(isrc, other.id)
 
 
 def put_embedding(
@@ -244,8 +270,10 @@ def put_embedding(
     vectors = _checked_vectors(mv, vector, windows, window_seconds, hop_seconds)
     try:
         seq = next_seq(session)
-        if session.get(Track, track_id, populate_existing=True) is None:
+        track = session.get(Track, track_id, populate_existing=True)
+        if track is None:
             raise TrackNotFound(track_id)
+        track.updated = utcnow()  # its tag scores change with the vectors
         _write_vectors(
             session,
             track_id=track_id,

@@ -43,6 +43,8 @@ def summary(track: Track) -> TrackSummary:
         title=track.title,
         artist=track.artist,
         album=track.album,
+        isrc=track.isrc,
+        year=track.year,
         duration=track.duration_seconds,
     )
 
@@ -53,6 +55,7 @@ def public(track: Track, tags: dict[str, dict[str, float]]) -> TrackPublic:
         source=track.source,
         content_hash=track.content_hash,
         created=track.created,
+        updated=track.updated,
         tags={
             c: [TagScore(tag=t, score=round(s, 6)) for t, s in scores.items()]
             for c, scores in tags.items()

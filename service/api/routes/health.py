@@ -30,6 +30,6 @@ def readyz(request: Request) -> Readiness | JSONResponse:
         tracks=catalog.count(),
         index={
             "factory": catalog.index_factory,
-            **{f: len(catalog.index.facet_index(f)) for f in catalog.schema.facet_names},
+            **{f: catalog.index.facet_size(f) for f in catalog.schema.facet_names},
         },
     )

@@ -9,11 +9,19 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from service.api.deps import CatalogDep, WriteAccess
 from service.api.routes.common import ERRORS, TrackId, public, summary
 from service.catalog import TrackMeta
+from service.models import MAX_YEAR, MIN_YEAR
 from service.schemas import IngestResult, TrackList, TrackPublic
 
 router = APIRouter(tags=["tracks"], responses=ERRORS)
 
 MetaField = Annotated[str | None, Form(max_length=500)]
+IsrcField = Annotated[
+    str | None,
+    Form(max_length=40, description="ISRC, e.g. USRC17607839 or US-RC1-76-07839; unique."),
+]
+YearField = Annotated[
+    int | None, Form(ge=MIN_YEAR, le=MAX_YEAR, description="Release year.")
+]
 
 
 @router.post("/tracks", response_model=IngestResult, status_code=201, dependencies=[WriteAccess])
@@ -25,12 +33,23 @@ def ingest_track(
     artist: MetaField = None,
     album: MetaField = None,
     external_id: MetaField = None,
+    isrc: IsrcField = None,
+    year: YearField = None,
 ) -> IngestResult:
-    """Add a track; the same audio uploaded twice returns the existing track (200)."""
-    data = file.file.read()
+    """Add a track; the same audio uploaded twice returns the existing track (200).
+
+    A malformed ISRC or year is refused (422), an ISRC another track has is a conflict (409).
+    """
     meta = TrackMeta(
-        title=title, artist=artist, album=album, external_id=external_id, source=file.filename
-    )
+        title=title,
+        artist=artist,
+        album=album,
+        external_id=external_id,
+        source=file.filename,
+        isrc=isrc,
+        year=year,
+    ).checked()
+    data = file.file.read()
     outcome = catalog.ingest(data, meta)
     if not outcome.created:
         response.status_code = 200
@@ -43,9 +62,12 @@ def list_tracks(
     catalog: CatalogDep,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    isrc: Annotated[
+        str | None, Query(max_length=40, description="Only the track with this ISRC.")
+    ] = None,
 ) -> TrackList:
-    """Catalogue tracks in id order."""
-    total, tracks = catalog.list_tracks(offset=offset, limit=limit)
+    """Catalogue tracks in id order (only the one with ``isrc``, when given)."""
+    total, tracks = catalog.list_tracks(offset=offset, limit=limit, isrc=isrc)
     return TrackList(total=total, offset=offset, tracks=[summary(t) for t in tracks])
 
 
