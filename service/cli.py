@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,7 +26,7 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
-    overrides = {k: v for k, v in extra.items() if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
     if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = args.data_dir
     return Settings(**overrides)
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
+def _plugins() -> list[Callable[[argparse._SubParsersAction], object]]:
     """Subcommands that live with their code (datasets, training, demo)."""
     from model.data.cli import register as dataset
     from model.train.cli import register as training
