@@ -33,11 +33,15 @@ def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from service.db import upgrade
+    from service.db import current_revision, downgrade, upgrade
 
     settings = settings_from(args)
-    upgrade(settings.resolved_database_url)
-    log.info("database at head: %s", settings.resolved_database_url.split("@")[-1])
+    url = settings.resolved_database_url
+    if args.downgrade is not None:
+        downgrade(url, args.downgrade)
+    else:
+        upgrade(url)
+    log.info("database at revision %s: %s", current_revision(url), url.split("@")[-1])
     return 0
 
 
@@ -153,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
     _common(p)
+    p.add_argument(
+        "--downgrade",
+        metavar="REVISION",
+        default=None,
+        help="step the schema back down to REVISION (e.g. 0001) instead; back up first",
+    )
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("ingest", help="ingest a folder of audio (recursive, resumable)")
