@@ -79,6 +79,8 @@ class TagHead(nn.Module):
     linear: logit = W z + b on the raw embedding (the un-normalised baseline).
     """
 
+    facet_index: torch.Tensor  # cosine head: a buffer, the facet of each tag (T,)
+
     def __init__(self, cfg: EncoderConfig, schema: ConceptSchema) -> None:
         super().__init__()
         self.kind = cfg.head

@@ -146,6 +146,8 @@ class Catalog:
             how = "rebuilt"
             try:
                 loaded = self._load_snapshot()
+                if loaded is not None and self._ahead_of_store(int(loaded.state["seq"])):
+                    loaded = None
                 if loaded is not None:
                     self.index, self._applied_seq, how = loaded, int(loaded.state["seq"]), "loaded"
             except IndexNotReady:
@@ -159,6 +161,22 @@ class Catalog:
                 how = f"loaded, {replayed} events replayed"
             log.info("indexes %s: %d tracks", how, len(self.index))
             return how
+
+    def _ahead_of_store(self, seq: int) -> bool:
+        """Whether a snapshot at ``seq`` reflects changes the store does not have: the store
+        was restored from a backup older than the snapshot (or replaced). Catching up cannot
+        undo those changes; the indexes must be rebuilt from the store."""
+        with self.sessions() as session:
+            latest = store.latest_seq(session)
+        if seq > latest:
+            log.warning(
+                "index snapshot reflects store change %d but the store is at %d (restored from "
+                "a backup?): rebuilding the indexes from the store",
+                seq,
+                latest,
+            )
+            return True
+        return False
 
     def _load_snapshot(self) -> FacetIndexSet | LayeredIndex | None:
         """The live snapshot (mapped and layered when ``mmap``), or None if it was built by

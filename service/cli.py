@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,18 +26,22 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
-    overrides = {k: v for k, v in extra.items() if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
     if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = args.data_dir
     return Settings(**overrides)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from service.db import upgrade
+    from service.db import current_revision, downgrade, upgrade
 
     settings = settings_from(args)
-    upgrade(settings.resolved_database_url)
-    log.info("database at head: %s", settings.resolved_database_url.split("@")[-1])
+    url = settings.resolved_database_url
+    if args.downgrade is not None:
+        downgrade(url, args.downgrade)
+    else:
+        upgrade(url)
+    log.info("database at revision %s: %s", current_revision(url), url.split("@")[-1])
     return 0
 
 
@@ -153,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
     _common(p)
+    p.add_argument(
+        "--downgrade",
+        metavar="REVISION",
+        default=None,
+        help="step the schema back down to REVISION (e.g. 0001) instead; back up first",
+    )
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("ingest", help="ingest a folder of audio (recursive, resumable)")
@@ -176,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
+def _plugins() -> list[Callable[[argparse._SubParsersAction], object]]:
     """Subcommands that live with their code (datasets, training, demo)."""
     from model.data.cli import register as dataset
     from model.train.cli import register as training

@@ -111,6 +111,13 @@ class Readiness(BaseModel):
     model: str | None = None
     tracks: int | None = None
     index: dict[str, int | str] | None = None
+    worker: int | None = Field(None, description="Process id of the worker that answered.")
+    mmap: bool | None = Field(
+        None, description="Whether this worker serves a memory-mapped snapshot plus a delta."
+    )
+    snapshot: str | None = Field(
+        None, description="The index snapshot this worker serves (mmap), e.g. snap-000007."
+    )
 
 
 class SnapshotResult(BaseModel):

@@ -198,6 +198,9 @@ def test_the_environment_makes_valid_production_settings(
     assert settings.resolved_database_url.startswith("postgresql+psycopg://")
     if service == "app":  # the defaults fit a 2-core machine: workers x threads <= cores
         assert settings.workers * max(settings.torch_threads, settings.faiss_threads) <= 2
+        # ... and its workers share memory-mapped index snapshots, by default.
+        assert settings.workers > 1 and settings.index_mmap is None and settings.use_index_mmap
+        assert settings.index_delta_max == Settings.model_fields["index_delta_max"].default
 
 
 def test_a_short_api_key_fails_settings_as_in_production(

@@ -1,4 +1,5 @@
-"""docs/configuration.md is generated from Settings, and the committed page is up to date."""
+"""docs/configuration.md is generated from Settings, the committed page is up to date, and
+README.md's Configuration table holds the same rows."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def test_every_setting_is_on_the_page_with_its_variable() -> None:
     for name in Settings.model_fields:
         assert f"| {name} | `MUSICPRISM_{name.upper()}`" in page or name == "database_url"
     assert "| database_url | `DATABASE_URL`, `MUSICPRISM_DATABASE_URL` |" in page
+
+
+def test_readme_table_has_every_setting_row() -> None:
+    """README documents the one settings class: each generated row, word for word."""
+    readme = (DOC_PATH.parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in render().splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip() in Settings.model_fields]
+    assert len(rows) == len(Settings.model_fields)
+    missing = [row for row in rows if row not in readme.splitlines()]
+    assert not missing, f"README.md's Configuration table lacks: {missing}"
 
 
 class Example(BaseSettings):

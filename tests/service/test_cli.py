@@ -137,6 +137,17 @@ def test_migrate(tmp_path: Path, empty_database_url: str, monkeypatch):
     assert current_revision(empty_database_url) == head_revision()
 
 
+def test_migrate_downgrade_then_upgrade_again(empty_database_url: str, monkeypatch):
+    """The documented way back from an upgrade: ``migrate --downgrade 0001``, then forward."""
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    assert main(["migrate"]) == 0
+    assert head_revision() != "0001"
+    assert main(["migrate", "--downgrade", "0001"]) == 0
+    assert current_revision(empty_database_url) == "0001"
+    assert main(["migrate"]) == 0
+    assert current_revision(empty_database_url) == head_revision()
+
+
 def test_serving_an_unmigrated_database_is_refused(tmp_path: Path, empty_database_url: str):
     from service.app import build_catalog
     from service.db import DatabaseNotMigrated

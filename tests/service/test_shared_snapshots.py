@@ -8,6 +8,7 @@ the store's change log.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from index.layered import LayeredIndex
@@ -252,3 +254,33 @@ def test_admin_snapshot_needs_the_api_key(tmp_path: Path, database_url: str) -> 
             "mmap": True,
         }
         assert isinstance(catalog.index, LayeredIndex)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a backup is a file copy
+@pytest.mark.parametrize("mmap", [False, True])
+def test_a_store_restored_from_an_older_backup_rebuilds_the_indexes(
+    tmp_path: Path, database_url: str, engine: Engine, session_factory: sessionmaker[Session],
+    mmap: bool,
+) -> None:
+    """The documented restore: the database comes back from a dump older than the index
+    snapshot. Starting on it must serve the store's tracks, not the snapshot's."""
+    site = Site(tmp_path, session_factory)
+    worker = site.worker(mmap=mmap)
+    kept = site.add_tracks(10, worker.model_version_id)
+    worker.save_snapshot()
+    db = Path(engine.url.database or "")
+    engine.dispose()
+    shutil.copyfile(db, tmp_path / "backup.db")
+    site.add_tracks(5, worker.model_version_id)  # written after the backup
+    worker.save_snapshot()
+    assert worker.count() == 15
+    engine.dispose()
+    for companion in db.parent.glob(db.name + "-*"):  # SQLite's -wal / -shm, if any
+        companion.unlink()
+    shutil.copyfile(tmp_path / "backup.db", db)  # the restore
+    restarted = site.worker(mmap=mmap)
+    assert restarted.count() == 10
+    assert restarted.index.ids().tolist() == sorted(kept)
+    q = site.vector()
+    _, hits = restarted.similar(q, k=15)
+    assert {h.track.id for h in hits} == set(kept)

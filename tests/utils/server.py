@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +115,7 @@ def start_server(
     *,
     migrate: bool = False,
     ready_timeout: float = 180.0,
+    args: Sequence[str] = (),
 ) -> Server:
     """Start ``musicprism serve`` on a free port and wait until it is ready.
 
@@ -124,17 +125,18 @@ def start_server(
         migrate: run the migrations first (tests usually hand it a migrated store).
         ready_timeout: seconds to wait for ``/readyz`` (a guard against hangs, not a
             performance assertion: start-up imports torch).
+        args: more ``serve`` flags, e.g. ``("--workers", "2")``.
 
     Raises:
         ServerError: the server exited or did not get ready.
     """
     port = free_port()
-    args = ["serve", "--host", HOST, "--port", str(port)]
+    command = ["serve", "--host", HOST, "--port", str(port), *args]
     if not migrate:
-        args.append("--no-migrate")
+        command.append("--no-migrate")
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            musicprism_command(*args),
+            musicprism_command(*command),
             cwd=REPO_ROOT,
             env=subprocess_env(env),
             stdout=log,

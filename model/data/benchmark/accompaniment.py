@@ -126,7 +126,8 @@ def harmonise(melody: tuple[NoteTuple, ...], tonic: int, mode: str, phase: float
             if overlap > 0:
                 weights[pitch % 12] += overlap * (1.5 if abs(on - t) < 1e-6 else 1.0)
         if sum(weights) > 0:
-            deg, qual = max(table, key=lambda c, w=weights: _chord_score(w, tonic, c))
+            scores = [_chord_score(weights, tonic, c) for c in table]
+            deg, qual = table[scores.index(max(scores))]  # the first best, as max() picks
             prev = ((tonic + deg) % 12, qual)
         chords.append((t, prev[0], prev[1]))
         t += SEGMENT
@@ -158,12 +159,12 @@ def voicing(root: int, quality: str, kind: str, dominant: bool = False) -> list[
 # --- parts ----------------------------------------------------------------------------------
 def _bass_line(kind: str, chords: list[tuple[float, int, str]], lo: int = 28) -> list[tuple]:
     """(start, dur, pitch) of the bass for every chord segment."""
-    out = []
+    out: list[tuple[float, float, int]] = []
     for i, (t, root, qual) in enumerate(chords):
         r = _near(root, lo)
         third, fifth = r + (4 if qual == "maj" else 3), r + 7
         nxt = _near(chords[i + 1][1], lo) if i + 1 < len(chords) else r
-        pattern = {
+        patterns: dict[str, list[tuple[float, float, int]]] = {
             "walking": [(0, 1, r), (1, 1, nxt - 1 if nxt > r else nxt + 1)],
             "eighths": [(k * 0.5, 0.45, r) for k in range(4)],
             "boogie": [(0, 0.5, r), (0.5, 0.5, third), (1, 0.5, fifth), (1.5, 0.5, r + 9)],
@@ -172,7 +173,8 @@ def _bass_line(kind: str, chords: list[tuple[float, int, str]], lo: int = 28) ->
             "bossa": [(0, 1.5, r), (1.5, 0.5, fifth)],
             "hiphop": [(0, 1.5, r), (1.75, 0.25, r)],
             "root_fifth": [(0, 1, r), (1, 1, fifth - 12 if fifth - 12 >= lo else fifth)],
-        }[kind]
+        }
+        pattern = patterns[kind]
         if kind == "walking" and i % 2 == 0:  # first half bar: root, then a chord tone
             pattern = [(0, 1, r), (1, 1, fifth if (i // 2) % 2 else third)]
         out.extend((t + a, d, p) for a, d, p in pattern)

@@ -119,7 +119,7 @@ def make_plan(pieces: list[Piece], n_clips: int, seed: int) -> list[TrackPlan]:
     if not by_form and n_tracks - n_arranged:
         raise PlanError("no corpus piece with a form to render")
     chosen: list[tuple[Piece, str | None, int]] = []
-    order = rng.permutation(len(melodies)) if melodies else []
+    order = rng.permutation(len(melodies)) if melodies else np.empty(0, dtype=np.int64)
     for i in range(n_arranged):
         k = int(order[i % len(melodies)])
         chosen.append((melodies[k], STYLES[i % len(STYLES)], i // len(melodies)))

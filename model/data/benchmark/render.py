@@ -167,7 +167,7 @@ def clip_tags(form_genre: tuple[str, ...], collection: str, notes: PieceNotes,
     programs = [p for ch, p in params.programs.items() if ch in channels and ch != DRUM_CHANNEL]
     arranged = params.style is not None
     return ClipTags(
-        genre=style_tags(params.style) if arranged else form_genre,
+        genre=style_tags(params.style) if params.style is not None else form_genre,
         mood=mood_tags(notes.mode, notes.confidence, params.beat_bpm, params.velocity),
         instrument=instrument_tags(programs, DRUM_CHANNEL in channels),
         era=(era_tag(None if arranged else collection),),

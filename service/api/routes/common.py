@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Path
 from pydantic import Field
@@ -19,7 +19,7 @@ MAX_TRACK_ID = 2**31 - 1
 TrackId = Annotated[int, Path(ge=1, le=MAX_TRACK_ID, description="A track id.")]
 TrackIdItem = Annotated[int, Field(ge=1, le=MAX_TRACK_ID)]
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing API key"},
     403: {"description": "Wrong API key"},
     404: {"description": "Unknown track id"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -24,6 +26,7 @@ def readyz(request: Request) -> Readiness | JSONResponse:
         body = Readiness(status="loading")
         return JSONResponse(body.model_dump(), status_code=503)
     catalog.sync()  # count what other processes have stored too
+    snapshot = getattr(catalog.index, "snapshot", None) if catalog.mmap else None
     return Readiness(
         status="ready",
         model=catalog.model.version,
@@ -32,4 +35,7 @@ def readyz(request: Request) -> Readiness | JSONResponse:
             "factory": catalog.index_factory,
             **{f: catalog.index.facet_size(f) for f in catalog.schema.facet_names},
         },
+        worker=os.getpid(),
+        mmap=catalog.mmap,
+        snapshot=snapshot.name if snapshot is not None else None,
     )
