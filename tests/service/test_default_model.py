@@ -2,7 +2,9 @@
 
 Real recorded music from a Debian game-music package (fetched with `apt-get download`, as
 `musicprism dataset real` does) is ingested; random 10 s excerpts, re-encoded as MP3, must
-find their own track. This is what a catalogue owner checks first.
+find their own track. This is what a catalogue owner checks first. The package,
+singularity-music, is held out of the default model's training (configs/default.yaml trains
+on the three other packages as unlabelled audio).
 """
 
 from __future__ import annotations
@@ -91,15 +93,20 @@ def test_excerpts_find_their_own_track_better_than_chance(ranks: list[int]):
     assert top1 >= 3 * chance, ranks
 
 
+def test_every_excerpt_finds_its_own_track_in_the_top_five(ranks: list[int]):
+    assert all(r < 5 for r in ranks), ranks
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="the shipped model is trained on synthetic renders only: 5 of 14 real excerpts "
-    "find their track first (measured 2026-11-23); self-supervision on real audio is next",
+    reason="7 of 14 real excerpts find their own track first with the shipped model (trained "
+    "with NT-Xent on 91 other real recordings; 5 of 14 without them), the other 7 second or "
+    "third (measured 2026-11-23): the embedding describes how music sounds, and tracks of one "
+    "composer sound alike; identifying the exact recording needs finer features",
 )
-def test_excerpts_find_their_own_track(ranks: list[int]):
+def test_excerpts_find_their_own_track_first(ranks: list[int]):
     top1 = sum(r == 0 for r in ranks) / len(ranks)
-    top5 = sum(r < 5 for r in ranks) / len(ranks)
-    assert top1 >= 0.8 and top5 == 1.0, ranks
+    assert top1 >= 0.8, ranks
 
 
 def test_every_facet_explains_the_top_hit(client: TestClient):

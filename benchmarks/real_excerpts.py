@@ -1,0 +1,109 @@
+"""Same-track retrieval on real recordings: does a 10 s MP3 excerpt find its own track?
+
+The check of tests/service/test_default_model.py, without HTTP and over several seeds:
+each recording of a Debian game-music package (default singularity-music, held out of the
+default model's training) gives a one-minute catalogue track (from 20 s in); random 10 s
+excerpts, re-encoded as MP3, are ranked against the catalogue by the service's score (inner
+product of full-space track vectors) and, for comparison, by window matching (mean over the
+excerpt's windows of the best cosine to any window of the track).
+
+    python -m benchmarks.real_excerpts [--model PATH] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import markdown_table, meta_block, write_results
+from model.audio import decode
+from model.checkpoint import load_checkpoint
+from model.data.real import fetch_real
+from model.embed import Embedder, TrackEmbedding
+from tests.utils.audio import encode
+
+SR = 16_000
+CATALOGUE_S, QUERY_S, SKIP_S = 60.0, 10.0, 20.0
+
+
+def rank_of(scores: np.ndarray, own: int) -> int:
+    """0-based rank of ``own`` when ``scores`` are sorted high to low (ties count against)."""
+    return int((np.delete(scores, own) >= scores[own]).sum())
+
+
+def window_match(query: TrackEmbedding, track: TrackEmbedding) -> float:
+    return float((query.windows @ track.windows.T).max(axis=1).mean())
+
+
+def load_tracks(folder: Path) -> list[np.ndarray]:
+    files = sorted(p for p in folder.rglob("*") if p.suffix in {".ogg", ".opus"})
+    out = []
+    for path in files:
+        samples = decode(path, sample_rate=SR, max_seconds=3600).samples
+        if len(samples) >= (CATALOGUE_S + SKIP_S) * SR:
+            out.append(samples[int(SKIP_S * SR): int((SKIP_S + CATALOGUE_S) * SR)])
+    return out
+
+
+def run(model: Path, folder: Path, seeds: int) -> dict:
+    embedder = Embedder(load_checkpoint(model))
+    tracks = load_tracks(folder)
+    catalogue = [embedder.embed(t) for t in tracks]
+    vectors = np.stack([e.vector for e in catalogue])
+    ranks: dict[str, list[int]] = {"track vector": [], "window match": []}
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        for i, samples in enumerate(tracks):
+            start = int(rng.integers(0, len(samples) - QUERY_S * SR))
+            clip = encode(samples[start: start + int(QUERY_S * SR)], SR, "mp3")
+            q = embedder.embed(decode(clip, sample_rate=SR).samples)
+            ranks["track vector"].append(rank_of(vectors @ q.vector, i))
+            ranks["window match"].append(
+                rank_of(np.array([window_match(q, e) for e in catalogue]), i))
+    return {"model": embedder.model.version, "tracks": len(tracks), "seeds": seeds,
+            "ranks": ranks,
+            "summary": {k: {"top1": float(np.mean(np.array(r) == 0)),
+                            "top3": float(np.mean(np.array(r) < 3)),
+                            "top5": float(np.mean(np.array(r) < 5))} for k, r in ranks.items()}}
+
+
+def report(result: dict, command: str) -> tuple[dict, str]:
+    meta = meta_block(command)
+    rows = [(k, v["top1"], v["top3"], v["top5"]) for k, v in result["summary"].items()]
+    md = "\n\n".join([
+        "# Same-track retrieval on real recordings",
+        f"Command: `{command}`  \nDate: {meta['date']}  \nModel: `{result['model']}`",
+        f"{result['tracks']} one-minute tracks of `{result['package']}`, "
+        f"{result['tracks'] * result['seeds']} random 10 s MP3 excerpts ({result['seeds']} seeds). "
+        "Track vector: the service's score (`POST /similar`). Window match: mean over the "
+        "excerpt's 3 s windows of the best cosine to any window of the track.",
+        markdown_table(["score", "top-1", "top-3", "top-5"], rows),
+        "Ranks of the own track (0: first), seed 0:\n\n" + "\n".join(
+            f"- {k}: {r[: result['tracks']]}" for k, r in result["ranks"].items()),
+    ])
+    return {**meta, **result}, md
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=Path("model/weights/musicprism-default.pt"))
+    ap.add_argument("--package", default="singularity-music")
+    ap.add_argument("--data", type=Path, default=Path("data/datasets/real"))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/real_excerpts"))
+    args = ap.parse_args(argv)
+    folder = args.data / args.package
+    if not folder.is_dir():
+        fetch_real(args.data, packages=[args.package])
+    result = {**run(args.model, folder, args.seeds), "package": args.package}
+    command = "python -m benchmarks.real_excerpts " + " ".join(argv or sys.argv[1:])
+    payload, md = report(result, command.strip())
+    write_results(args.out, payload, md)
+    print(md)  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
