@@ -237,6 +237,22 @@ def run_server(name: str, server: Any, endpoints: dict[str, list[dict]],
     return rows
 
 
+def profile_get_similar(server: Any, requests: list[dict], out: Path, seconds: float
+                        ) -> dict[str, Any] | None:
+    """Sample the server with py-spy (GIL holders) during a 4-client GET /similar/{id} run."""
+    from benchmarks import pyspy
+
+    spy = pyspy.start_record(server.process.pid, seconds + 1.0, out)
+    if spy is None:
+        return None
+    load = load_level(server, requests, 4, {"max_requests": 10**6, "max_seconds": seconds,
+                                            "warmup": 10})
+    if spy.wait(timeout=seconds + 60) != 0 or not out.exists():
+        logger.warning("py-spy failed (exit %s): no profile", spy.returncode)
+        return None
+    return {**pyspy.summarise_file(out), "load": load}
+
+
 # --- the report ------------------------------------------------------------------------------
 def verdict(rows: list[dict[str, Any]], server: str) -> list[str]:
     """Target checks for one server: p50 at one client, best req/s over the concurrencies,
@@ -257,6 +273,10 @@ def verdict(rows: list[dict[str, Any]], server: str) -> list[str]:
             lines.append(f"{server}, {endpoint}: {rps:.0f} req/s at best "
                          f"({best['concurrency']} clients) vs >= {t:g}: "
                          f"{'met' if rps >= t else 'missed'} ({rps / t:.2f}x the target)")
+            cpu = best["server_cpu_ms_per_req"]
+            lines.append(f"{server}, {endpoint}: the server spent {cpu:.2f} ms of CPU per "
+                         f"request there, so one whole core serves at most {1e3 / cpu:.0f} "
+                         f"req/s and two at most {2e3 / cpu:.0f} (a bound, not a measurement)")
     errors = sum(r["errors"] for r in rows if r["server"] == server)
     lines.append(f"{server}: {errors} errors in all levels: "
                  f"{'met' if errors == 0 else 'missed'} (target: zero)")
@@ -274,6 +294,17 @@ def report(results: dict[str, Any]) -> str:
           r.get("p95_ms"), r.get("p99_ms"), r["req_per_s"], r["errors"], r["requests"],
           r["server_cpu_ms_per_req"], r["client_cpu_ms_per_req"]] for r in results["rows"]],
     )
+    prof = results.get("profile")
+    profile = ["No profile (py-spy missing or disabled)."] if not prof else [
+        f"py-spy, samples of the thread holding the GIL, {prof['samples']} samples, musicprism "
+        "1 worker under 4 clients of `GET /similar/{id}` "
+        f"({prof['load']['req_per_s']:.0f} req/s, server CPU "
+        f"{prof['load']['server_cpu_ms_per_req']:.2f} ms per request during the profile). "
+        "Share of samples inside each part (inclusive; indented parts are inside the one "
+        "above):", "",
+        markdown_table(["part", "share of samples"],
+                       [[k, f"{100 * v:.0f} %"] for k, v in prof["shares"].items()]),
+    ]
     return "\n".join([
         "# HTTP API under load", "", meta_markdown(results["meta"]), "",
         f"Catalogue: {cat['tracks']:,} tracks in SQLite: {cat['synthetic']:,} synthetic "
@@ -292,6 +323,7 @@ def report(results: dict[str, Any]) -> str:
         "", table, "",
         "## Targets (2 cores)", "",
         *[f"- {line}" for line in results["verdict"]],
+        "", "## Where the time goes", "", *profile,
     ])
 
 
@@ -315,11 +347,15 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         clip = query_clip(recording)
         endpoints = endpoint_requests(catalogue.pop("ids"), clip)
         rows: list[dict[str, Any]] = []
+        profile = None
         servers = [(f"musicprism {w} worker{'s' if w > 1 else ''}", w) for w in args.workers]
         for name, workers in servers:
             server = start_musicprism(data_dir, workers, data_dir / f"serve-{workers}.log")
             try:
                 rows += run_server(name, server, endpoints, bounds)
+                if workers == 1 and args.profile:
+                    profile = profile_get_similar(server, endpoints["GET /similar/{id}"],
+                                                  data_dir / "pyspy.txt", 4.0 if quick else 8.0)
             finally:
                 server.stop()
         server = start_baseline(data_dir, data_dir / "baseline.log")
@@ -331,7 +367,8 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     verdicts = [line for name, _ in servers for line in verdict(rows, name)]
     return {"meta": finish_meta(meta), "catalogue": catalogue, "rows": rows,
             "verdict": verdicts, "bounds": bounds, "clips_dir": str(args.clips),
-            "query_recording": recording.name, "clip_bytes": len(clip), "quick": quick}
+            "query_recording": recording.name, "clip_bytes": len(clip), "quick": quick,
+            "profile": profile}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of clips to ingest for real (flac)")
     ap.add_argument("--real", type=Path, default=data / "real",
                     help="folder of real recordings (ogg); the query clip is cut from one")
+    ap.add_argument("--no-profile", dest="profile", action="store_false",
+                    help="skip the py-spy profile of GET /similar/{id}")
     ap.add_argument("--out", type=Path, default=RESULTS, help="result path without suffix")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
