@@ -333,7 +333,11 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     n_synth = args.tracks or (1_000 if quick else 10_000)
     n_clips = 20 if quick else 300
     clips = sorted(args.clips.rglob("*.flac"))[:n_clips]
-    recording = sorted(args.real.rglob("*.ogg"))[0]
+    recordings = sorted(args.real.rglob("*.ogg"))
+    if not clips or not recordings:
+        raise SystemExit(f"need clips under {args.clips} (musicprism dataset build) and "
+                         f"recordings under {args.real} (musicprism dataset real)")
+    recording = recordings[0]
     bounds = {
         "get": {"max_requests": 400 if quick else 3000, "max_seconds": 3.0 if quick else 10.0,
                 "warmup": 20},
@@ -377,14 +381,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="1,000 tracks, short levels")
     ap.add_argument("--tracks", type=int, default=None, help="synthetic tracks (default 10,000)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--clips", type=Path, default=data / "bench-full" / "audio",
-                    help="folder of clips to ingest for real (flac)")
+    ap.add_argument("--clips", type=Path, default=None,
+                    help="folder of clips to ingest for real (flac; default: the benchmark "
+                    "corpus, bench-full or else bench-ci, under data/datasets)")
     ap.add_argument("--real", type=Path, default=data / "real",
                     help="folder of real recordings (ogg); the query clip is cut from one")
     ap.add_argument("--no-profile", dest="profile", action="store_false",
                     help="skip the py-spy profile of GET /similar/{id}")
     ap.add_argument("--out", type=Path, default=RESULTS, help="result path without suffix")
     args = ap.parse_args(argv)
+    if args.clips is None:
+        corpora = [data / c / "audio" for c in ("bench-full", "bench-ci")]
+        args.clips = next((c for c in corpora if c.is_dir()), corpora[0])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     command = "python -m benchmarks.api_load " + " ".join(sys.argv[1:] if argv is None else argv)
     results = run(args, command.strip())
