@@ -329,6 +329,7 @@ def report(results: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     meta = meta_block(command)
+    meta["note"] = args.note
     quick = args.quick
     n_synth = args.tracks or (1_000 if quick else 10_000)
     n_clips = 20 if quick else 300
@@ -389,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-profile", dest="profile", action="store_false",
                     help="skip the py-spy profile of GET /similar/{id}")
     ap.add_argument("--out", type=Path, default=RESULTS, help="result path without suffix")
+    ap.add_argument("--note", default="", help="a remark for the results (e.g. other load)")
     args = ap.parse_args(argv)
     if args.clips is None:
         corpora = [data / c / "audio" for c in ("bench-full", "bench-ci")]

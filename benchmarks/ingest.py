@@ -236,10 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--postgres", default=os.environ.get("MUSICPRISM_TEST_POSTGRES_URL")
                     or DEFAULT_POSTGRES, help="PostgreSQL URL ('' to skip)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="result path without suffix")
+    ap.add_argument("--note", default="", help="a remark for the results (e.g. other load)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     command = "python -m benchmarks.ingest " + " ".join(sys.argv[1:] if argv is None else argv)
     meta = meta_block(command.strip())
+    meta["note"] = args.note
     files = pick(args.real, args.tracks or (20 if args.quick else None))
     if not files:
         raise SystemExit(f"no audio under {args.real}: run `musicprism dataset real` first")
