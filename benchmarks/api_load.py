@@ -33,7 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks.baseline_app import DATA_ENV, save_baseline_data
-from benchmarks.common import finish_meta, meta_block, write_results
+from benchmarks.common import command_line, finish_meta, meta_block, write_results
 from benchmarks.loadgen import multipart
 from benchmarks.synthetic import make_catalogue
 
@@ -396,8 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         corpora = [data / c / "audio" for c in ("bench-full", "bench-ci")]
         args.clips = next((c for c in corpora if c.is_dir()), corpora[0])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    command = "python -m benchmarks.api_load " + " ".join(sys.argv[1:] if argv is None else argv)
-    results = run(args, command.strip())
+    command = command_line("benchmarks.api_load", argv)
+    results = run(args, command)
     write_results(args.out, results, report(results))
     for line in results["verdict"]:
         logger.info("%s", line)

@@ -246,6 +246,15 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"cannot write {type(value).__name__} to JSON: {value!r}")
 
 
+def command_line(module: str, argv: Sequence[str] | None) -> str:
+    """``python -m module ARGS`` as a shell would need it typed (arguments quoted)."""
+    import shlex
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["python", "-m", module, *args])
+
+
 def meta_block(command: str) -> dict[str, Any]:
     """``{"command", "date", "machine"}`` for the top of a result file."""
     return {

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import (
+    command_line,
     finish_meta,
     markdown_table,
     meta_block,
@@ -322,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="a remark for the results (e.g. other load)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    command = "python -m benchmarks.encoder " + " ".join(sys.argv[1:] if argv is None else argv)
-    results = run(args.model, quick=args.quick, command=command.strip(), note=args.note)
+    command = command_line("benchmarks.encoder", argv)
+    results = run(args.model, quick=args.quick, command=command, note=args.note)
     write_results(args.out, results, report(results))
     for line in results["verdict"]:
         logger.info("%s", line)

@@ -17,7 +17,6 @@ import argparse
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -27,7 +26,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import finish_meta, markdown_table, meta_block, meta_markdown, write_results
+from benchmarks.common import (
+    command_line,
+    finish_meta,
+    markdown_table,
+    meta_block,
+    meta_markdown,
+    write_results,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -239,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="a remark for the results (e.g. other load)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    command = "python -m benchmarks.ingest " + " ".join(sys.argv[1:] if argv is None else argv)
-    meta = meta_block(command.strip())
+    command = command_line("benchmarks.ingest", argv)
+    meta = meta_block(command)
     meta["note"] = args.note
     files = pick(args.real, args.tracks or (20 if args.quick else None))
     if not files:

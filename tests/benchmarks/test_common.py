@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.common import (
+    command_line,
     cpu_model,
     finish_meta,
     latency_stats,
@@ -110,3 +111,9 @@ def test_cpu_model_and_meta_block_with_end_load():
     assert meta["wall_s"] >= 0
     text = meta_markdown(meta)
     assert "`python -m benchmarks.x --quick`" in text and "at end" in text
+
+
+def test_command_line_quotes_arguments():
+    assert command_line("benchmarks.x", ["--quick", "--note", "two jobs ran"]) == (
+        "python -m benchmarks.x --quick --note 'two jobs ran'"
+    )
