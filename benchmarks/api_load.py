@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from benchmarks.baseline_app import DATA_ENV, save_baseline_data
+from benchmarks.baseline_app import DATA_ENV, THREADS_ENV, save_baseline_data
 from benchmarks.common import command_line, finish_meta, meta_block, write_results
 from benchmarks.loadgen import multipart
 from benchmarks.synthetic import make_catalogue
@@ -174,13 +174,16 @@ def start_musicprism(data_dir: Path, workers: int, log: Path) -> Any:
     return start_server(env, log, migrate=False)
 
 
-def start_baseline(data_dir: Path, log: Path) -> Any:
+def start_baseline(data_dir: Path, log: Path, threads: int | None = None) -> Any:
     from tests.utils.server import HOST, Server, free_port, subprocess_env
 
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.baseline_app:app_from_env",
            "--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log"]
-    env = subprocess_env({DATA_ENV: str(data_dir / "baseline.npz")})
+    settings = {DATA_ENV: str(data_dir / "baseline.npz")}
+    if threads:
+        settings[THREADS_ENV] = str(threads)
+    env = subprocess_env(settings)
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
     server = Server(process=proc, base_url=f"http://{HOST}:{port}", log_path=log)
@@ -319,7 +322,8 @@ def report(results: dict[str, Any]) -> str:
         f"GET {results['bounds']['get']}, POST {results['bounds']['post']}. Server CPU per "
         "request includes the warm-up requests; the baseline has no tag search. The baseline "
         "answers ids, titles and scores; musicprism adds track rows and per-facet "
-        "explanations.",
+        "explanations. 'baseline' keeps torch's and FAISS's default thread counts (all "
+        "cores), as demos do; 'baseline, 1 thread' is the same app with one thread each.",
         "", table, "",
         "## Targets (2 cores)", "",
         *[f"- {line}" for line in results["verdict"]],
@@ -363,12 +367,13 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
                                                   data_dir / "pyspy.txt", 4.0 if quick else 8.0)
             finally:
                 server.stop()
-        server = start_baseline(data_dir, data_dir / "baseline.log")
-        try:
-            rows += run_server("baseline", server, {
-                k: v for k, v in endpoints.items() if not k.startswith("GET /search")}, bounds)
-        finally:
-            server.stop()
+        baseline_endpoints = {k: v for k, v in endpoints.items() if not k.startswith("GET /search")}
+        for name, threads in (("baseline", None), ("baseline, 1 thread", 1)):
+            server = start_baseline(data_dir, data_dir / "baseline.log", threads)
+            try:
+                rows += run_server(name, server, baseline_endpoints, bounds)
+            finally:
+                server.stop()
     verdicts = [line for name, _ in servers for line in verdict(rows, name)]
     return {"meta": finish_meta(meta), "catalogue": catalogue, "rows": rows,
             "verdict": verdicts, "bounds": bounds, "clips_dir": str(args.clips),

@@ -8,7 +8,9 @@ model as musicprism, decodes with the same ``model.audio.decode``, and answers w
 titles and scores.
 
 Served by ``uvicorn --factory benchmarks.baseline_app:app_from_env`` with
-``MUSICPRISM_BENCH_BASELINE`` naming an ``.npz`` of ``ids``, ``vectors`` and ``titles``.
+``MUSICPRISM_BENCH_BASELINE`` naming an ``.npz`` of ``ids``, ``vectors`` and ``titles``;
+``MUSICPRISM_BENCH_BASELINE_THREADS`` sets torch and FAISS threads (a variant that isolates
+what the defaults cost from what the event-loop design costs).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from model.checkpoint import LoadedModel, load_checkpoint
 from model.embed import Embedder
 
 DATA_ENV = "MUSICPRISM_BENCH_BASELINE"
+# Unset: torch and FAISS keep their defaults (all cores), as demos do. Set: that many threads.
+THREADS_ENV = "MUSICPRISM_BENCH_BASELINE_THREADS"
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "model" / "weights" / (
     "musicprism-default.pt"
 )
@@ -80,6 +84,12 @@ def save_baseline_data(path: Path, ids: np.ndarray, vectors: np.ndarray, titles:
 
 def app_from_env() -> FastAPI:
     """Entry point for ``uvicorn --factory``."""
+    threads = os.environ.get(THREADS_ENV)
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+        faiss.omp_set_num_threads(int(threads))
     data = np.load(os.environ[DATA_ENV])
     model = load_checkpoint(DEFAULT_MODEL)
     return create_baseline_app(model, data["ids"], data["vectors"], data["titles"].tolist())
