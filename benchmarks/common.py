@@ -40,6 +40,7 @@ def machine_info() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "ram_gib": round(_meminfo_kib("MemTotal") / 1024**2, 1),
         "load_avg": load_average(),
+        "busy_processes": busy_processes(),
         "os": platform.platform(),
         "python": platform.python_version(),
         "versions": package_versions(["numpy", "faiss-cpu", "hnswlib", "usearch"]),
@@ -57,6 +58,25 @@ def cpu_model() -> str:
     except OSError:
         pass
     return _lscpu().get("Model name", platform.processor() or "unknown")
+
+
+def busy_processes(min_cpu: float = 20.0) -> list[str]:
+    """Other processes using at least ``min_cpu`` % of a core (ps's average over each
+    process's life), as "PCT% COMMAND" with the command cut to 80 characters: who else was
+    using the machine."""
+    try:
+        text = subprocess.run(["ps", "-eo", "pid=,pcpu=,args=", "--sort=-pcpu"],
+                              capture_output=True, text=True, check=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    out = []
+    for line in text.splitlines():
+        pid, pcpu, args = line.split(None, 2)
+        if float(pcpu) < min_cpu:
+            break
+        if int(pid) != os.getpid():
+            out.append(f"{float(pcpu):.0f}% {args[:80]}")
+    return out
 
 
 def load_average() -> list[float]:
@@ -268,6 +288,7 @@ def finish_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """Add the load average at the end of the run and the run's length to a meta block."""
     started = dt.datetime.fromisoformat(meta["date"])
     meta["machine"]["load_avg_end"] = load_average()
+    meta["machine"]["busy_processes_end"] = busy_processes()
     meta["wall_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)
     return meta
 
@@ -281,8 +302,13 @@ def meta_markdown(meta: dict[str, Any]) -> str:
         f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, "
         f"Python {m['python']}  ",
         f"Load average (1/5/15 min) at start {m['load_avg']}, at end "
-        f"{m.get('load_avg_end', '?')}",
+        f"{m.get('load_avg_end', '?')}  ",
     ]
+    for when in ("", "_end"):
+        busy = m.get(f"busy_processes{when}")
+        if busy is not None:
+            lines.append(f"Other busy processes at {'the end' if when else 'the start'}: "
+                         + ("; ".join(f"`{b}`" for b in busy) if busy else "none") + "  ")
     if meta.get("note"):
         lines.append(f"\n{meta['note']}")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.common import (
+    busy_processes,
     command_line,
     cpu_model,
     finish_meta,
@@ -117,3 +118,9 @@ def test_command_line_quotes_arguments():
     assert command_line("benchmarks.x", ["--quick", "--note", "two jobs ran"]) == (
         "python -m benchmarks.x --quick --note 'two jobs ran'"
     )
+
+
+def test_busy_processes_lists_others_above_the_threshold():
+    everyone = busy_processes(min_cpu=0.0)
+    assert everyone and all(b.split("% ", 1)[0].isdigit() for b in everyone)
+    assert busy_processes(min_cpu=1e9) == []
