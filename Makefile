@@ -42,11 +42,17 @@ lint: install
 	$(VENV)/bin/ruff check service model index tests benchmarks
 	$(VENV)/bin/mypy service index
 
-# Index at scale (100k and 1M tracks; about 45 minutes on 2 cores). Results: benchmarks/results/.
-# hnswlib builds from source (needs a C++ compiler).
+# Index at scale (100k and 1M tracks; about 45 minutes on 2 cores), the encoder, the HTTP API
+# under load (10k tracks) and ingestion (real recordings: `musicprism dataset real`; SQLite
+# and the PostgreSQL at TEST_POSTGRES_URL). Results: benchmarks/results/. BENCH_ARGS=--quick
+# runs the last three small. hnswlib builds from source (needs a C++ compiler).
+BENCH_ARGS ?=
 bench: install
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m benchmarks.index_scale
+	$(PY) -m benchmarks.encoder $(BENCH_ARGS)
+	$(PY) -m benchmarks.api_load $(BENCH_ARGS) --real $(DATA_DIR)/datasets/real
+	$(PY) -m benchmarks.ingest $(BENCH_ARGS) --real $(DATA_DIR)/datasets/real --postgres $(TEST_POSTGRES_URL)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -36,15 +36,52 @@ def machine_info() -> dict[str, Any]:
         ``{"cpu_model", "cores", "ram_gib", "load_avg", "os", "python", "versions"}``.
     """
     return {
-        "cpu_model": _lscpu().get("Model name", platform.processor() or "unknown"),
+        "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "ram_gib": round(_meminfo_kib("MemTotal") / 1024**2, 1),
-        "load_avg": [round(v, 2) for v in os.getloadavg()],
+        "load_avg": load_average(),
+        "busy_processes": busy_processes(),
         "os": platform.platform(),
         "python": platform.python_version(),
         "versions": package_versions(["numpy", "faiss-cpu", "hnswlib", "usearch"]),
         "env": {k: os.environ[k] for k in ENV_KEYS if k in os.environ},
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (lscpu, then ``platform`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return _lscpu().get("Model name", platform.processor() or "unknown")
+
+
+def busy_processes(min_cpu: float = 20.0) -> list[str]:
+    """Other processes using at least ``min_cpu`` % of a core (ps's average over each
+    process's life), as "PCT% COMMAND" with the command cut to 80 characters: who else was
+    using the machine."""
+    try:
+        text = subprocess.run(["ps", "-eo", "pid=,pcpu=,args=", "--sort=-pcpu"],
+                              capture_output=True, text=True, check=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    out = []
+    for line in text.splitlines():
+        pid, pcpu, args = line.split(None, 2)
+        if float(pcpu) < min_cpu:
+            break
+        if int(pid) != os.getpid():
+            out.append(f"{float(pcpu):.0f}% {args[:80]}")
+    return out
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages, rounded to 0.01."""
+    return [round(v, 2) for v in os.getloadavg()]
 
 
 def package_versions(names: Sequence[str]) -> dict[str, str | None]:
@@ -138,6 +175,16 @@ def stream_bandwidth(n_bytes: int = 2 * GIB, repeats: int = 5) -> dict[str, Any]
     return out
 
 
+def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float]:
+    """The ``qs`` percentiles (0..100) of ``values``, linear interpolation between order
+    statistics (numpy's default): the p-th percentile of sorted x[0..n-1] sits at rank
+    (n - 1) * p / 100."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        raise ValueError("no values to take percentiles of")
+    return [float(v) for v in np.percentile(x, qs)]
+
+
 def latency_stats(seconds: Sequence[float], prefix: str = "") -> dict[str, float]:
     """p50 / p95 / mean of per-call latencies, in milliseconds, keys ``{prefix}p50_ms`` ..."""
     ms = np.asarray(seconds, dtype=np.float64) * 1e3
@@ -219,6 +266,15 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"cannot write {type(value).__name__} to JSON: {value!r}")
 
 
+def command_line(module: str, argv: Sequence[str] | None) -> str:
+    """``python -m module ARGS`` as a shell would need it typed (arguments quoted)."""
+    import shlex
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["python", "-m", module, *args])
+
+
 def meta_block(command: str) -> dict[str, Any]:
     """``{"command", "date", "machine"}`` for the top of a result file."""
     return {
@@ -226,6 +282,36 @@ def meta_block(command: str) -> dict[str, Any]:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
     }
+
+
+def finish_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Add the load average at the end of the run and the run's length to a meta block."""
+    started = dt.datetime.fromisoformat(meta["date"])
+    meta["machine"]["load_avg_end"] = load_average()
+    meta["machine"]["busy_processes_end"] = busy_processes()
+    meta["wall_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)
+    return meta
+
+
+def meta_markdown(meta: dict[str, Any]) -> str:
+    """The header lines of a result file: command, date, machine, load at start and end."""
+    m = meta["machine"]
+    lines = [
+        f"Command: `{meta['command']}`  ",
+        f"Date: {meta['date']} (run took {meta.get('wall_s', '?')} s)  ",
+        f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, "
+        f"Python {m['python']}  ",
+        f"Load average (1/5/15 min) at start {m['load_avg']}, at end "
+        f"{m.get('load_avg_end', '?')}  ",
+    ]
+    for when in ("", "_end"):
+        busy = m.get(f"busy_processes{when}")
+        if busy is not None:
+            lines.append(f"Other busy processes at {'the end' if when else 'the start'}: "
+                         + ("; ".join(f"`{b}`" for b in busy) if busy else "none") + "  ")
+    if meta.get("note"):
+        lines.append(f"\n{meta['note']}")
+    return "\n".join(lines)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -12,12 +12,17 @@ from service.catalog import Catalog
 from service.errors import NotReady
 from service.settings import Settings
 
+# The dependencies are ``async def`` although they do no I/O: FastAPI runs a plain ``def``
+# dependency in the thread pool, and each such hop costs a GIL hand-over per request
+# (benchmarks/results/api_load.md: two hops were about a fifth of GET /similar/{id}'s CPU).
+# They only read app.state and compare a key, so running them on the event loop is safe.
 
-def get_settings_dep(request: Request) -> Settings:
+
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     catalog = getattr(request.app.state, "catalog", None)
     if catalog is None:
         raise NotReady("the catalogue is still loading")
@@ -28,7 +33,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     x_api_key: Annotated[str | None, Header(description="API key for write routes.")] = None,
 ) -> None:

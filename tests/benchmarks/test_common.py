@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 
 from benchmarks.common import (
+    busy_processes,
+    command_line,
+    cpu_model,
+    finish_meta,
     latency_stats,
     machine_info,
     markdown_table,
+    meta_block,
+    meta_markdown,
+    percentiles,
     rss_bytes,
     stream_bandwidth,
     time_each,
@@ -87,3 +94,33 @@ def test_write_results_writes_json_and_markdown(tmp_path):
 def test_write_results_refuses_what_json_cannot_hold(tmp_path):
     with pytest.raises(TypeError, match="cannot write set to JSON"):
         write_results(tmp_path / "bench", {"bad": {1, 2}}, "")
+
+
+def test_percentiles_against_hand_values():
+    # ranks (n - 1) * p / 100 over 1..10: p50 -> 4.5 (5.5), p95 -> 8.55 (9.55), p99 -> 8.91.
+    values = [10, 1, 9, 2, 8, 3, 7, 4, 6, 5]
+    assert percentiles(values, [50, 95, 99]) == pytest.approx([5.5, 9.55, 9.91])
+    assert percentiles([3.0], [50, 99]) == [3.0, 3.0]
+    with pytest.raises(ValueError, match="no values"):
+        percentiles([], [50])
+
+
+def test_cpu_model_and_meta_block_with_end_load():
+    assert cpu_model()
+    meta = finish_meta(meta_block("python -m benchmarks.x --quick"))
+    assert len(meta["machine"]["load_avg_end"]) == 3
+    assert meta["wall_s"] >= 0
+    text = meta_markdown(meta)
+    assert "`python -m benchmarks.x --quick`" in text and "at end" in text
+
+
+def test_command_line_quotes_arguments():
+    assert command_line("benchmarks.x", ["--quick", "--note", "two jobs ran"]) == (
+        "python -m benchmarks.x --quick --note 'two jobs ran'"
+    )
+
+
+def test_busy_processes_lists_others_above_the_threshold():
+    everyone = busy_processes(min_cpu=0.0)
+    assert everyone and all(b.split("% ", 1)[0].isdigit() for b in everyone)
+    assert busy_processes(min_cpu=1e9) == []

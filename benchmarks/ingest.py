@@ -1,0 +1,281 @@
+"""End-to-end ingestion throughput: ``musicprism ingest`` over a folder of real recordings.
+
+    python -m benchmarks.ingest [--quick] [--real DIR] [--postgres URL]
+
+Runs the real command (service.cli ``ingest``: decode, embed, store, index, snapshot) in this
+process, once on SQLite and once on PostgreSQL (a schema of its own, dropped afterwards),
+each into an empty store. The steps are timed by wrapping the functions the catalogue calls
+(``model.audio.sha256_of`` and ``decode``, ``Embedder.embed``, ``store.create_track``,
+``FacetIndexSet.add``), so the split is of the very run that is measured. Reports tracks
+per minute, hours of audio per wall-clock hour, and the split. Writes
+benchmarks/results/ingest.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    command_line,
+    finish_meta,
+    markdown_table,
+    meta_block,
+    meta_markdown,
+    write_results,
+)
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results" / "ingest"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SUFFIXES = {".ogg", ".opus", ".flac", ".wav", ".mp3", ".m4a"}
+STEPS = ("hash", "decode", "embed", "store", "index")
+
+
+class StepTimer:
+    """Accumulates wall seconds and calls per step; ``audio_s`` sums decoded durations."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.audio_s = 0.0
+
+    def wrap(self, step: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[step] += time.perf_counter() - start
+                self.calls[step] += 1
+
+        return timed
+
+    def split(self, total_s: float) -> dict[str, dict[str, float]]:
+        """Seconds and share of ``total_s`` per step, plus ``other`` (the rest: discovery,
+        duplicate checks, progress, the snapshot)."""
+        out = {s: {"seconds": self.seconds.get(s, 0.0), "calls": self.calls.get(s, 0)}
+               for s in STEPS}
+        out["other"] = {"seconds": total_s - sum(v["seconds"] for v in out.values()),
+                        "calls": 0}
+        for v in out.values():
+            v["share"] = v["seconds"] / total_s if total_s > 0 else 0.0
+        return out
+
+
+@contextmanager
+def instrumented(timer: StepTimer) -> Iterator[None]:
+    """Wrap the functions the catalogue calls with ``timer`` (restored afterwards)."""
+    from index.facet_set import FacetIndexSet
+    from model import audio
+    from model.embed import Embedder
+    from service import store
+
+    def decode(*args: Any, **kwargs: Any) -> Any:
+        decoded = real_decode(*args, **kwargs)
+        timer.audio_s += decoded.duration
+        return decoded
+
+    patches = [(audio, "sha256_of", timer.wrap("hash", audio.sha256_of)),
+               (audio, "decode", timer.wrap("decode", decode)),
+               (Embedder, "embed", timer.wrap("embed", Embedder.embed)),
+               (store, "create_track", timer.wrap("store", store.create_track)),
+               (FacetIndexSet, "add", timer.wrap("index", FacetIndexSet.add))]
+    real_decode = audio.decode
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    try:
+        for obj, name, fn in patches:
+            setattr(obj, name, fn)
+        yield
+    finally:
+        for obj, name, fn in saved:
+            setattr(obj, name, fn)
+
+
+def pick(folder: Path, n: int | None) -> list[Path]:
+    """Audio files under ``folder``, sorted; ``n`` of them spread evenly over the list."""
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+    if n is None or n >= len(files):
+        return files
+    step = len(files) / n
+    return [files[int(i * step)] for i in range(n)]
+
+
+def stage(files: list[Path], root: Path, dest: Path) -> Path:
+    """Copy ``files`` into ``dest`` keeping their paths below ``root`` (ingest follows no
+    link out of its folder, so a subset is a copy)."""
+    for f in files:
+        target = dest / f.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, target)
+    return dest
+
+
+def postgres_schema_url(base: str, schema: str) -> str:
+    """``base`` with connections confined to ``schema`` (``search_path``); commits stay
+    synchronous, as in a deployment."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def ingest_once(folder: Path, data_dir: Path, database_url: str | None) -> dict[str, Any]:
+    """Run ``musicprism ingest FOLDER`` in this process; time it and its steps."""
+    import service.ingest
+    from service.cli import main as cli
+
+    timer = StepTimer()
+    loop: dict[str, float] = {}
+    real_ingest = service.ingest.ingest_folder
+
+    def timed_ingest(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        report = real_ingest(*args, **kwargs)
+        loop["seconds"] = time.perf_counter() - start
+        loop["added"], loop["skipped"] = report.added, report.skipped
+        return report
+
+    env = {"DATABASE_URL": database_url} if database_url else {}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    service.ingest.ingest_folder = timed_ingest  # type: ignore[assignment]
+    start = time.perf_counter()
+    try:
+        with instrumented(timer):
+            code = cli(["ingest", str(folder), "--data-dir", str(data_dir), "--quiet"])
+    finally:
+        service.ingest.ingest_folder = real_ingest  # type: ignore[assignment]
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    command_s = time.perf_counter() - start
+    if code != 0:
+        raise RuntimeError(f"musicprism ingest exited with {code}")
+    loop_s = loop["seconds"]
+    return {
+        "added": loop["added"], "skipped": len(loop["skipped"]),
+        "skipped_why": [f"{path}: {why}" for path, why in loop["skipped"]],
+        "audio_s": timer.audio_s,
+        "command_s": command_s, "ingest_s": loop_s,
+        "tracks_per_min": 60 * loop["added"] / loop_s,
+        "audio_h_per_wall_h": timer.audio_s / loop_s,
+        "split": timer.split(loop_s),
+    }
+
+
+def run_backends(folder: Path, postgres: str | None) -> list[dict[str, Any]]:
+    """Ingest ``folder`` into an empty SQLite store, then an empty PostgreSQL schema."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mp-ingest-sqlite-") as tmp:
+        logger.info("SQLite: ingesting %s", folder)
+        rows.append({"backend": "SQLite", **ingest_once(folder, Path(tmp), None)})
+    if postgres:
+        schema = f"mp_bench_ingest_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(postgres, poolclass=NullPool)
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            with tempfile.TemporaryDirectory(prefix="mp-ingest-pg-") as tmp:
+                logger.info("PostgreSQL (schema %s): ingesting %s", schema, folder)
+                url = postgres_schema_url(postgres, schema)
+                rows.append({"backend": "PostgreSQL", **ingest_once(folder, Path(tmp), url)})
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+    return rows
+
+
+def _share(step: dict[str, float]) -> str:
+    return f"{step['seconds']:.1f} s ({100 * step['share']:.0f} %)"
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = results["rows"]
+    lines = [
+        "# Ingestion throughput", "", meta_markdown(results["meta"]), "",
+        f"`musicprism ingest` over {results['files']} real recordings "
+        f"({results['audio_h']:.2f} h of audio, {results['mib']:.0f} MiB, formats "
+        f"{results['formats']}) from `{results['source']}`, into an empty store each time, "
+        "in one process (model loading and migration are in 'command', not in 'ingest').",
+        "",
+        markdown_table(
+            ["backend", "tracks", "skipped", "ingest s", "command s", "tracks/min",
+             "audio h per wall h", "store ms per track"],
+            [[r["backend"], r["added"], r["skipped"], r["ingest_s"], r["command_s"],
+              r["tracks_per_min"], r["audio_h_per_wall_h"],
+              1e3 * r["split"]["store"]["seconds"] / max(r["split"]["store"]["calls"], 1)]
+             for r in rows],
+        ),
+        "",
+        "The backends run one after the other, so a change in the machine's other load "
+        "between them shows in every step; only 'store' depends on the backend.",
+        "",
+        *[f"Skipped ({r['backend']}): {why}" for r in rows for why in r["skipped_why"]],
+        "",
+        "Where the ingest time goes (wall seconds and share; 'decode' includes resampling to "
+        "16 kHz mono, 'embed' the windows' forward passes, 'store' the transaction writing "
+        "the track, its vectors and tag scores, 'index' the FAISS adds, 'other' the rest):",
+        "",
+        markdown_table(
+            ["step", *[r["backend"] for r in rows]],
+            [[step, *[_share(r["split"][step]) for r in rows]] for step in (*STEPS, "other")],
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="20 recordings instead of all")
+    ap.add_argument("--tracks", type=int, default=None, help="how many recordings (default all)")
+    ap.add_argument("--real", type=Path, default=ROOT / "data" / "datasets" / "real")
+    ap.add_argument("--postgres", default=os.environ.get("MUSICPRISM_TEST_POSTGRES_URL")
+                    or DEFAULT_POSTGRES, help="PostgreSQL URL ('' to skip)")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="result path without suffix")
+    ap.add_argument("--note", default="", help="a remark for the results (e.g. other load)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    command = command_line("benchmarks.ingest", argv)
+    meta = meta_block(command)
+    meta["note"] = args.note
+    files = pick(args.real, args.tracks or (20 if args.quick else None))
+    if not files:
+        raise SystemExit(f"no audio under {args.real}: run `musicprism dataset real` first")
+    with tempfile.TemporaryDirectory(prefix="mp-ingest-src-") as tmp:
+        folder = stage(files, args.real, Path(tmp))
+        rows = run_backends(folder, args.postgres or None)
+    results = {
+        "meta": finish_meta(meta), "rows": rows, "files": len(files), "source": str(args.real),
+        "mib": sum(f.stat().st_size for f in files) / 2**20,
+        "audio_h": rows[0]["audio_s"] / 3600,
+        "formats": ", ".join(sorted({f.suffix.lstrip('.') for f in files})),
+        "quick": args.quick,
+    }
+    write_results(args.out, results, report(results))
+    for r in rows:
+        logger.info("%s: %.1f tracks/min, %.0f h of audio per hour", r["backend"],
+                    r["tracks_per_min"], r["audio_h_per_wall_h"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
