@@ -90,4 +90,5 @@ def test_cli_reports_config_errors(tmp_path, capsys):
     assert main(["train", str(bad)]) == 1
     assert "unknown key(s): epochz" in capsys.readouterr().err
     assert main(["benchmark", "--budget", "nope"]) == 1
-    assert "no budget 'nope'; valid: bench, ci" in capsys.readouterr().err
+    assert ("no budget 'nope'; valid: bench, bench-seed1, bench-seed2, ci or a YAML file"
+            in capsys.readouterr().err)
