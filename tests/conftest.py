@@ -14,6 +14,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,25 @@ from tests.utils.db import (
     postgres_base_url,
     with_search_path,
 )
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Undo what a test's in-process CLI run did to logging (``dictConfig`` installs handlers
+    on streams that pytest closes after the test; later log calls would then fail to write)."""
+    manager = logging.Logger.manager
+    before = {name: (lg.handlers[:], lg.level, lg.propagate, lg.disabled)
+              for name, lg in manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    root = (logging.root.handlers[:], logging.root.level)
+    yield
+    logging.root.handlers[:], logging.root.level = root[0], root[1]
+    for name, lg in list(manager.loggerDict.items()):
+        if not isinstance(lg, logging.Logger):
+            continue
+        handlers, level, propagate, disabled = before.get(name, ([], logging.NOTSET, True,
+                                                                 False))
+        lg.handlers[:], lg.level, lg.propagate, lg.disabled = (handlers, level, propagate,
+                                                                disabled)
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

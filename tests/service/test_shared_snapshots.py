@@ -227,8 +227,9 @@ def test_queries_never_fail_while_snapshots_are_replaced(site: Site) -> None:
             assert path is not None
             written.append(path)
             deadline = time.monotonic() + 30
-            while reader.index.snapshot != path:  # the hammering thread's syncs swap it
+            while path not in seen:  # the hammering thread's syncs swap it, then it queries it
                 assert time.monotonic() < deadline, "reader never swapped"
+                assert thread.is_alive(), errors
                 time.sleep(0.01)
     finally:
         stop.set()
