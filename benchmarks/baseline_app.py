@@ -25,13 +25,11 @@ from fastapi import FastAPI, File, HTTPException, UploadFile
 from model.audio import decode
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.embed import Embedder
+from service.app import DEFAULT_MODEL
 
 DATA_ENV = "MUSICPRISM_BENCH_BASELINE"
 # Unset: torch and FAISS keep their defaults (all cores), as demos do. Set: that many threads.
 THREADS_ENV = "MUSICPRISM_BENCH_BASELINE_THREADS"
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "model" / "weights" / (
-    "musicprism-default.pt"
-)
 
 
 def create_baseline_app(

@@ -36,11 +36,10 @@ from benchmarks.common import (
 from model.audio import decode
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.embed import Embedder
+from service.app import DEFAULT_MODEL
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = ROOT / "model" / "weights" / "musicprism-default.pt"
 RESULTS = Path(__file__).resolve().parent / "results" / "encoder"
 TARGET_TRACK_MS = 60.0  # a 30 s track, decode excluded
 TRACK_SECONDS = 30.0

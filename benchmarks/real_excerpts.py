@@ -13,16 +13,23 @@ excerpt's windows of the best cosine to any window of the track).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import markdown_table, meta_block, write_results
+from benchmarks.common import (
+    command_line,
+    finish_meta,
+    markdown_table,
+    meta_block,
+    meta_markdown,
+    write_results,
+)
 from model.audio import decode
 from model.checkpoint import load_checkpoint
 from model.data.real import fetch_real
 from model.embed import Embedder, TrackEmbedding
+from service.app import DEFAULT_MODEL
 from tests.utils.audio import encode
 
 SR = 16_000
@@ -70,12 +77,11 @@ def run(model: Path, folder: Path, seeds: int) -> dict:
                             "top5": float(np.mean(np.array(r) < 5))} for k, r in ranks.items()}}
 
 
-def report(result: dict, command: str) -> tuple[dict, str]:
-    meta = meta_block(command)
+def report(result: dict, meta: dict) -> str:
     rows = [(k, v["top1"], v["top3"], v["top5"]) for k, v in result["summary"].items()]
-    md = "\n\n".join([
+    return "\n\n".join([
         "# Same-track retrieval on real recordings",
-        f"Command: `{command}`  \nDate: {meta['date']}  \nModel: `{result['model']}`",
+        meta_markdown(meta) + f"\nModel: `{result['model']}`",
         f"{result['tracks']} one-minute tracks of `{result['package']}`, "
         f"{result['tracks'] * result['seeds']} random 10 s MP3 excerpts ({result['seeds']} seeds). "
         "Track vector: the service's score (`POST /similar`). Window match: mean over the "
@@ -84,12 +90,11 @@ def report(result: dict, command: str) -> tuple[dict, str]:
         "Ranks of the own track (0: first), seed 0:\n\n" + "\n".join(
             f"- {k}: {r[: result['tracks']]}" for k, r in result["ranks"].items()),
     ])
-    return {**meta, **result}, md
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", type=Path, default=Path("model/weights/musicprism-default.pt"))
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--package", default="singularity-music")
     ap.add_argument("--data", type=Path, default=Path("data/datasets/real"))
     ap.add_argument("--seeds", type=int, default=3)
@@ -98,10 +103,11 @@ def main(argv: list[str] | None = None) -> None:
     folder = args.data / args.package
     if not folder.is_dir():
         fetch_real(args.data, packages=[args.package])
+    meta = meta_block(command_line("benchmarks.real_excerpts", argv))
     result = {**run(args.model, folder, args.seeds), "package": args.package}
-    command = "python -m benchmarks.real_excerpts " + " ".join(argv or sys.argv[1:])
-    payload, md = report(result, command.strip())
-    write_results(args.out, payload, md)
+    meta = finish_meta(meta)
+    md = report(result, meta)
+    write_results(args.out, {**meta, **result}, md)
     print(md)  # noqa: T201
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -260,10 +260,7 @@ class FacetIndexSet:
         Returns:
             (M, K) float32, row m for ``ids[m]``, columns in ``schema.facet_names`` order.
         """
-        if isinstance(query, (int, np.integer)):
-            a = self.get(int(query))
-        else:
-            a = check_vectors(np.asarray(query).reshape(1, -1), self.schema.dim, "query")[0]
+        a = query_vector(query, self.get, self.schema.dim)
         b = self._full.reconstruct(list(ids))
         return layout.facet_cosines(a, b, self.schema)
 
@@ -373,6 +370,14 @@ class FacetIndexSet:
         if len(index) != meta["count"] or ids_checksum(index.ids()) != meta["ids_sha256"]:
             raise SnapshotCorrupt(snap, f"ids of {entry['file']} do not match the metadata")
         return index
+
+
+def query_vector(query: int | np.ndarray, get: Callable[[int], np.ndarray], dim: int
+                 ) -> np.ndarray:
+    """The (D,) vector of a query given as a track id (``get`` looks it up) or as a vector."""
+    if isinstance(query, int | np.integer):
+        return get(int(query))
+    return check_vectors(np.asarray(query).reshape(1, -1), dim, "query")[0]
 
 
 def build_index_set(

@@ -25,7 +25,7 @@ import numpy as np
 
 from index.arrays import check_ids, check_vectors
 from index.errors import UnknownIds
-from index.facet_set import FacetIndexSet
+from index.facet_set import FacetIndexSet, query_vector
 from index.faiss_index import IdsLike
 from model import facets as layout
 
@@ -156,10 +156,7 @@ class LayeredIndex:
 
     def facet_cosines(self, query: int | np.ndarray, ids: Iterable[int]) -> np.ndarray:
         """Per-facet cosines (M, K) between a track (id) or full-space vector and tracks."""
-        if isinstance(query, int | np.integer):
-            a = self.get(int(query))
-        else:
-            a = check_vectors(np.asarray(query).reshape(1, -1), self.schema.dim, "query")[0]
+        a = query_vector(query, self.get, self.schema.dim)
         rows = [self.get(int(i)) for i in ids]
         b = np.stack(rows) if rows else np.empty((0, self.schema.dim), np.float32)
         return layout.facet_cosines(a, b, self.schema)

@@ -7,6 +7,7 @@ the chain is walked 0001 -> 0002 -> 0001 -> 0002 and every row is checked at eac
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -110,63 +111,57 @@ def _as_utc(value: Any) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def test_upgrade_keeps_data_and_backfills_updated(empty_database_url: str) -> None:
-    url = empty_database_url
-    upgrade(url, "0001")
-    engine = make_engine(url)
+@pytest.fixture
+def seeded(empty_database_url: str) -> Iterator[tuple[str, Engine]]:
+    """A store at revision 0001 holding the rows of :func:`seed_0001`, and its engine."""
+    upgrade(empty_database_url, "0001")
+    engine = make_engine(empty_database_url)
     try:
         seed_0001(engine)
-        before = snapshot(engine)
-        upgrade(url, "0002")
-        assert current_revision(url) == "0002"
-        assert snapshot(engine) == before
-        rows = new_columns(engine)
-        assert [(r[0], r[1], r[2]) for r in rows] == [(1, None, None), (2, None, None)]
-        assert [_as_utc(r[4]) for r in rows] == CREATED[:2]  # backfilled from created
-        assert [_as_utc(r[3]) for r in rows] == CREATED[:2]
-        assert schema_diff(url) == []
+        yield empty_database_url, engine
     finally:
         engine.dispose()
 
 
-def test_downgrade_keeps_rows_and_upgrade_again(empty_database_url: str) -> None:
-    url = empty_database_url
-    upgrade(url, "0001")
-    engine = make_engine(url)
-    try:
-        seed_0001(engine)
-        before = snapshot(engine)
-        upgrade(url)
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE tracks SET isrc = 'USRC17607839', year = 1976 WHERE id = 1"))
-        downgrade(url, "0001")
-        assert current_revision(url) == "0001"
-        assert snapshot(engine) == before
-        with engine.connect() as conn:
-            columns = conn.execute(text("SELECT * FROM tracks")).keys()
-        assert {"isrc", "year", "updated"}.isdisjoint(columns)
-        upgrade(url)
-        assert snapshot(engine) == before
-        assert [_as_utc(r[4]) for r in new_columns(engine)] == CREATED[:2]
-        assert schema_diff(url) == []
-    finally:
-        engine.dispose()
+def test_upgrade_keeps_data_and_backfills_updated(seeded: tuple[str, Engine]) -> None:
+    url, engine = seeded
+    before = snapshot(engine)
+    upgrade(url, "0002")
+    assert current_revision(url) == "0002"
+    assert snapshot(engine) == before
+    rows = new_columns(engine)
+    assert [(r[0], r[1], r[2]) for r in rows] == [(1, None, None), (2, None, None)]
+    assert [_as_utc(r[4]) for r in rows] == CREATED[:2]  # backfilled from created
+    assert [_as_utc(r[3]) for r in rows] == CREATED[:2]
+    assert schema_diff(url) == []
 
 
-def test_ids_of_deleted_tracks_are_not_reused_after_upgrade(empty_database_url: str) -> None:
+def test_downgrade_keeps_rows_and_upgrade_again(seeded: tuple[str, Engine]) -> None:
+    url, engine = seeded
+    before = snapshot(engine)
+    upgrade(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE tracks SET isrc = 'USRC17607839', year = 1976 WHERE id = 1"))
+    downgrade(url, "0001")
+    assert current_revision(url) == "0001"
+    assert snapshot(engine) == before
+    with engine.connect() as conn:
+        columns = conn.execute(text("SELECT * FROM tracks")).keys()
+    assert {"isrc", "year", "updated"}.isdisjoint(columns)
+    upgrade(url)
+    assert snapshot(engine) == before
+    assert [_as_utc(r[4]) for r in new_columns(engine)] == CREATED[:2]
+    assert schema_diff(url) == []
+
+
+def test_ids_of_deleted_tracks_are_not_reused_after_upgrade(seeded: tuple[str, Engine]) -> None:
     """Track ids are index ids: SQLite's table copy must keep the AUTOINCREMENT mark (3)."""
-    url = empty_database_url
-    upgrade(url, "0001")
-    engine = make_engine(url)
-    try:
-        seed_0001(engine)
-        upgrade(url)
-        with make_session_factory(engine)() as session:
-            mv = model_version(session, dim=8)
-            track, created = store.create_track(session, **track_fields(9, mv.id))
-        assert created and track.id == 4
-    finally:
-        engine.dispose()
+    url, engine = seeded
+    upgrade(url)
+    with make_session_factory(engine)() as session:
+        mv = model_version(session, dim=8)
+        track, created = store.create_track(session, **track_fields(9, mv.id))
+    assert created and track.id == 4
 
 
 @pytest.mark.parametrize(
@@ -180,16 +175,10 @@ def test_ids_of_deleted_tracks_are_not_reused_after_upgrade(empty_database_url: 
         "UPDATE tracks SET duration_seconds = -1 WHERE id = 1",  # 0001's check survived
     ],
 )
-def test_migrated_constraints_hold(empty_database_url: str, sql: str) -> None:
-    url = empty_database_url
-    upgrade(url, "0001")
-    engine = make_engine(url)
-    try:
-        seed_0001(engine)
-        upgrade(url)
-        with pytest.raises(IntegrityError), engine.begin() as conn:
-            conn.execute(text(sql))
-        with engine.begin() as conn:  # NULL ISRCs do not collide; in-range years are fine
-            conn.execute(text("UPDATE tracks SET isrc = NULL, year = 1860"))
-    finally:
-        engine.dispose()
+def test_migrated_constraints_hold(seeded: tuple[str, Engine], sql: str) -> None:
+    url, engine = seeded
+    upgrade(url)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(sql))
+    with engine.begin() as conn:  # NULL ISRCs do not collide; in-range years are fine
+        conn.execute(text("UPDATE tracks SET isrc = NULL, year = 1860"))
