@@ -54,6 +54,8 @@ def build_catalog(settings: Settings) -> Catalog:
             min_audio_seconds=settings.min_audio_seconds,
             mmap=settings.use_index_mmap,
             delta_max=settings.index_delta_max,
+            fingerprints=settings.fingerprints,
+            fingerprint_min_aligned=settings.fingerprint_min_aligned,
         )
     except BaseException:
         engine.dispose()

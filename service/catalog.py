@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from index.facet_set import FacetIndexSet
 from index.layered import LayeredIndex
 from index.snapshot import compaction_lock, current_snapshot
 from model import audio
+from model import fingerprint as fingerprints
 from model.checkpoint import LoadedModel
 from model.embed import Embedder, TrackEmbedding
 from model.facets import facet_cosines, parse_weights
@@ -60,6 +61,7 @@ class Hit:
     track: Track
     score: float
     facets: dict[str, float]
+    match: fingerprints.RecordingMatch | None = None  # the query was cut from this track
 
 
 @dataclass
@@ -83,6 +85,9 @@ class Catalog:
             delta (``index.layered``); swap to each new snapshot another process writes.
         delta_max: with ``mmap``, write a new snapshot (in the background) once the delta
             holds more changes than this.
+        fingerprints: store a landmark fingerprint of each ingested track and identify the
+            recordings a query clip was cut from (model/fingerprint.py).
+        fingerprint_min_aligned: hashes that must agree on one offset for such a match.
     """
 
     def __init__(
@@ -97,6 +102,8 @@ class Catalog:
         sync_interval: float = 1.0,
         mmap: bool = False,
         delta_max: int = 10_000,
+        fingerprints: bool = True,
+        fingerprint_min_aligned: int = 12,
         on_embed: Callable[[float], None] | None = None,
         on_ingest: Callable[[str, str | None], None] | None = None,
     ) -> None:
@@ -113,6 +120,8 @@ class Catalog:
         self.on_ingest = on_ingest
         self.mmap = mmap
         self.delta_max = delta_max
+        self.fingerprints = fingerprints
+        self.fingerprint_min_aligned = fingerprint_min_aligned
         self._lock = threading.RLock()
         self._swap_lock = threading.Lock()  # one reload or compaction at a time
         self._compacting: threading.Thread | None = None
@@ -323,10 +332,11 @@ class Catalog:
         self._compacting.start()
 
     # --- writes ---------------------------------------------------------------------------
-    def embed_audio(
+    def decode(
         self, source: bytes | str | Path, *, start: float = 0.0, duration: float | None = None
-    ) -> tuple[TrackEmbedding, float]:
-        decoded = audio.decode(
+    ) -> audio.Decoded:
+        """Audio at the model's rate, within the catalogue's duration limits."""
+        return audio.decode(
             source,
             sample_rate=self.embedder.sample_rate,
             max_seconds=self.max_audio_seconds,
@@ -334,11 +344,37 @@ class Catalog:
             start=start,
             duration=duration,
         )
+
+    def embed(self, samples: np.ndarray) -> TrackEmbedding:
         started = time.perf_counter()
-        embedding = self.embedder.embed(decoded.samples)
+        embedding = self.embedder.embed(samples)
         if self.on_embed is not None:
             self.on_embed(time.perf_counter() - started)
-        return embedding, decoded.duration
+        return embedding
+
+    def embed_audio(
+        self, source: bytes | str | Path, *, start: float = 0.0, duration: float | None = None
+    ) -> tuple[TrackEmbedding, float]:
+        decoded = self.decode(source, start=start, duration=duration)
+        return self.embed(decoded.samples), decoded.duration
+
+    def fingerprint(self, samples: np.ndarray) -> fingerprints.Fingerprint:
+        return fingerprints.fingerprint(samples, self.embedder.sample_rate)
+
+    def identify(self, samples: np.ndarray) -> list[fingerprints.RecordingMatch]:
+        """The catalogue recordings ``samples`` (at the model's rate) were cut from, best
+        first; empty when fingerprints are off or nothing matches."""
+        if not self.fingerprints:
+            return []
+        query = fingerprints.fingerprint(
+            samples, self.embedder.sample_rate, fan_out=fingerprints.QUERY_FAN_OUT
+        )
+        with self.sessions() as session:
+            found = store.lookup_hashes(session, hashes=query.hashes, version=query.version)
+        return fingerprints.align(
+            query, *found, min_aligned=self.fingerprint_min_aligned,
+            min_share=fingerprints.MIN_SHARE,
+        )
 
     def ingest(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
         """Decode, embed, store and index one track; the same audio twice gives one track.
@@ -351,7 +387,13 @@ class Catalog:
         content_hash = audio.sha256_of(source)
         with self.sessions() as session:
             existing = store.find_track_by_hash(session, content_hash=content_hash)
-            if existing is not None and self._has_embedding(session, existing.id):
+            embedded = existing is not None and self._has_embedding(session, existing.id)
+            fingerprinted = not self.fingerprints or (
+                existing is not None
+                and store.fingerprint_version(session, track_id=existing.id)
+                == fingerprints.VERSION
+            )
+            if existing is not None and embedded and fingerprinted:
                 self._count_ingest("duplicate")
                 return IngestOutcome(track=existing, created=False)
             if existing is None and meta.isrc is not None:
@@ -359,14 +401,25 @@ class Catalog:
                 if other is not None:
                     raise IsrcConflict(meta.isrc, other.id)
         try:
-            emb, duration = self.embed_audio(source)
+            decoded = self.decode(source)
         except audio.AudioError as exc:
             self._count_ingest("failed", type(exc).__name__)
             raise
+        fp = None if fingerprinted else self.fingerprint(decoded.samples)
+        if existing is not None and embedded:
+            # Stored before fingerprints (migration 0003) or with an older version: add it.
+            assert fp is not None
+            with self.sessions() as session:
+                store.put_fingerprint(session, track_id=existing.id, fingerprint=fp)
+            self._count_ingest("duplicate")
+            return IngestOutcome(track=existing, created=False)
+        emb, duration = self.embed(decoded.samples), decoded.duration
         vectors = self._stored_vectors(emb)
         with self._lock, self.sessions() as session:
             if existing is not None:
                 store.put_embedding(session, track_id=existing.id, **vectors)
+                if fp is not None:
+                    store.put_fingerprint(session, track_id=existing.id, fingerprint=fp)
                 track, created, reembedded = existing, False, True
             else:
                 track, created = store.create_track(
@@ -380,6 +433,7 @@ class Catalog:
                     year=meta.year,
                     source=meta.source or "upload",
                     duration_seconds=duration,
+                    fingerprint=fp,
                     **vectors,
                 )
                 reembedded = False
@@ -447,8 +501,14 @@ class Catalog:
         exclude_ids: Iterable[int] = (),
         exclude_artist: str | None = None,
         tag_filter: Iterable[str] = (),
+        matches: Sequence[fingerprints.RecordingMatch] = (),
     ) -> tuple[dict[str, float], list[Hit]]:
-        """Tracks nearest to a full-space query vector under a facet mix, with explanations."""
+        """Tracks nearest to a full-space query vector under a facet mix, with explanations.
+
+        ``matches`` (from :meth:`identify`): recordings the query was cut from. Those that
+        pass the filters come first, in their order, whatever their score: the same
+        recording is the most similar track in every facet.
+        """
         weights = parse_weights(facet, self.schema)
         self.sync()
         with self.sessions() as session:
@@ -463,9 +523,20 @@ class Catalog:
                     allow_ids=allow,
                     exclude_ids=exclude,
                 )
-                ids = [int(i) for i in I[0] if i >= 0]
+                found = {int(i): float(d) for i, d in zip(I[0], D[0], strict=True) if i >= 0}
+                pinned = {
+                    m.track_id: m
+                    for m in matches
+                    if m.track_id not in exclude
+                    and (allow is None or m.track_id in allow)
+                    and m.track_id in self.index
+                }
+                ids = [*pinned, *(i for i in found if i not in pinned)][:k]
                 vectors = np.stack([self.index.get(i) for i in ids]) if ids else None
-            hits = self._hits(session, ids, D[0][: len(ids)], query, vectors)
+            scores = self._scores(ids, found, query, vectors, weights)
+            hits = self._hits(session, ids, scores, query, vectors)
+        for hit in hits:
+            hit.match = pinned.get(hit.track.id)
         return weights, hits
 
     def search_tags(
@@ -551,6 +622,26 @@ class Catalog:
         if allow is not None:
             allow -= exclude
         return allow, exclude
+
+    def _scores(
+        self,
+        ids: list[int],
+        found: dict[int, float],
+        query: np.ndarray,
+        vectors: np.ndarray | None,
+        weights: dict[str, float],
+    ) -> np.ndarray:
+        """The ranking score of each id: the index's, or for a track added from a match
+        (not among the index's k), the same weighted sum of facet cosines."""
+        if vectors is None:
+            return np.zeros(0, dtype=np.float32)
+        missing = [row for row, i in enumerate(ids) if i not in found]
+        scores = np.array([found.get(i, 0.0) for i in ids], dtype=np.float32)
+        if missing:
+            cos = facet_cosines(query, vectors[missing], self.schema)
+            w = np.array([weights.get(n, 0.0) for n in self.schema.facet_names], np.float32)
+            scores[missing] = cos @ w
+        return scores
 
     def _hits(
         self,

@@ -30,6 +30,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Column,
     DateTime,
     Dialect,
     Float,
@@ -38,7 +39,9 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -208,6 +211,43 @@ class Embedding(Base):
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     track: Mapped[Track] = relationship(back_populates="embeddings")
+
+
+class TrackFingerprint(Base):
+    """That a track's landmark fingerprint is stored (model/fingerprint.py), and its version.
+
+    The hashes themselves are rows of :data:`fingerprint_hashes`, looked up by hash value
+    when a clip is identified; a track with no row here has not been fingerprinted (it was
+    stored before migration 0003, or with fingerprints switched off).
+    """
+
+    __tablename__ = "track_fingerprints"
+    __table_args__ = (CheckConstraint("n_hashes >= 0", name="n_hashes_nonnegative"),)
+
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(SmallInteger)
+    n_hashes: Mapped[int] = mapped_column(Integer)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# One row per landmark hash: (hash value, track, anchor frame). No primary key: rows are only
+# ever found by hash (identification) or by track (the cascade when a track is deleted).
+fingerprint_hashes = Table(
+    "fingerprint_hashes",
+    Base.metadata,
+    Column("hash", Integer, nullable=False),
+    Column(
+        "track_id",
+        Integer,
+        ForeignKey("track_fingerprints.track_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("time", Integer, nullable=False),
+    Index("ix_fingerprint_hashes_hash", "hash"),
+    Index("ix_fingerprint_hashes_track_id", "track_id"),
+)
 
 
 class IndexEvent(Base):

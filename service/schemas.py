@@ -48,10 +48,25 @@ class IngestResult(BaseModel):
     track: TrackPublic
 
 
+class RecordingMatchInfo(BaseModel):
+    offset: float = Field(description="Seconds into this track where the query clip starts.")
+    aligned: int = Field(
+        description="Fingerprint hashes of the clip found in this track at that offset."
+    )
+    share: float = Field(description="aligned / the clip's fingerprint hashes.")
+
+
 class SimilarResult(BaseModel):
     track: TrackSummary
     score: float = Field(description="Weighted sum of per-facet cosines (the ranking score).")
     facets: dict[str, float] = Field(description="Cosine similarity in each facet.")
+    match: RecordingMatchInfo | None = Field(
+        None,
+        description=(
+            "Set when the query clip was identified (by its audio fingerprint) as cut from "
+            "this track; such tracks come first."
+        ),
+    )
 
 
 class QueryInfo(BaseModel):

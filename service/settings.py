@@ -73,6 +73,21 @@ class Settings(BaseSettings):
             "the snapshot before one worker writes a new snapshot that all then map."
         ),
     )
+    fingerprints: bool = Field(
+        True,
+        description=(
+            "Store a landmark fingerprint of every ingested track, and put the catalogue "
+            "recording a POST /similar clip is cut from first (with a match)."
+        ),
+    )
+    fingerprint_min_aligned: int = Field(
+        12,
+        ge=3,
+        description=(
+            "Fingerprint hashes that must agree on one time offset before a clip is said to "
+            "come from a catalogue recording."
+        ),
+    )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     ingest_root: Path | None = Field(

@@ -18,6 +18,12 @@ from service.store.codec import (
     decode_vectors,
     encode_vectors,
 )
+from service.store.fingerprints import (
+    count_fingerprinted,
+    fingerprint_version,
+    lookup_hashes,
+    put_fingerprint,
+)
 from service.store.queries import (
     count_tracks,
     find_track_by_external_id,
@@ -57,6 +63,7 @@ __all__ = [
     "changes_since",
     "check_isrc",
     "check_year",
+    "count_fingerprinted",
     "count_tracks",
     "create_track",
     "decode_vectors",
@@ -67,6 +74,7 @@ __all__ = [
     "find_track_by_external_id",
     "find_track_by_hash",
     "find_track_by_isrc",
+    "fingerprint_version",
     "get_embedding",
     "get_model_version",
     "get_or_create_model_version",
@@ -77,10 +85,12 @@ __all__ = [
     "latest_seq",
     "list_tracks",
     "load_embeddings",
+    "lookup_hashes",
     "tag_scores_by_concept",
     "tag_scores_for",
     "track_ids_by_artist",
     "track_ids_with_tag",
     "put_embedding",
+    "put_fingerprint",
     "tracks_by_ids",
 ]

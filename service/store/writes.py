@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from model.fingerprint import Fingerprint
 from service.errors import (
     DimensionMismatch,
     ExternalIdConflict,
@@ -40,6 +41,7 @@ from service.store.codec import (
     check_year,
     encode_vectors,
 )
+from service.store.fingerprints import write_fingerprint
 from service.store.queries import (
     find_track_by_external_id,
     find_track_by_hash,
@@ -139,6 +141,7 @@ def create_track(
     year: int | None = None,
     tag_scores: Mapping[str, float] | None = None,
     tag_concepts: Mapping[str, str] | None = None,
+    fingerprint: Fingerprint | None = None,
 ) -> tuple[Track, bool]:
     """Store a new track with its vectors and tag scores, in one transaction.
 
@@ -159,6 +162,7 @@ def create_track(
         year: release year, ``MIN_YEAR`` to ``MAX_YEAR`` (service/models.py).
         tag_scores: tag name -> calibrated probability.
         tag_concepts: tag name -> concept, for every tag in ``tag_scores``.
+        fingerprint: the audio's landmark fingerprint, stored with the track.
 
     Returns:
         ``(track, created)``; ``created`` is False when the audio was already stored.
@@ -217,6 +221,8 @@ def create_track(
             tag_concepts=dict(tag_concepts or {}),
             replace=False,
         )
+        if fingerprint is not None:
+            write_fingerprint(session, track_id=track.id, fingerprint=fingerprint)
         session.commit()
     except BaseException:
         session.rollback()

@@ -133,6 +133,8 @@ def test_upgrade_keeps_data_and_backfills_updated(seeded: tuple[str, Engine]) ->
     assert [(r[0], r[1], r[2]) for r in rows] == [(1, None, None), (2, None, None)]
     assert [_as_utc(r[4]) for r in rows] == CREATED[:2]  # backfilled from created
     assert [_as_utc(r[3]) for r in rows] == CREATED[:2]
+    upgrade(url)  # on to head: the later migrations (0003, fingerprints) keep the rows too
+    assert snapshot(engine) == before
     assert schema_diff(url) == []
 
 

@@ -25,8 +25,8 @@ from tests.utils.db import STORE_TABLES, table_names
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_head_is_the_isrc_year_updated_migration() -> None:
-    assert head_revision() == "0002"
+def test_head_is_the_fingerprint_migration() -> None:
+    assert head_revision() == "0003"
     assert MIGRATIONS_DIR == REPO_ROOT / "migrations"
 
 

@@ -34,6 +34,8 @@ STORE_TABLES = {
     "embeddings",
     "index_events",
     "store_state",
+    "track_fingerprints",
+    "fingerprint_hashes",
 }
 
 
@@ -117,7 +119,8 @@ def empty_store(engine: Engine) -> None:
         if version != head_revision():
             raise RuntimeError(f"test schema is at revision {version}, not {head_revision()}")
         # DELETE, not TRUNCATE: on tables this small it is several times faster.
-        for table in ("track_tags", "embeddings", "index_events", "tracks", "tags"):
+        for table in ("fingerprint_hashes", "track_fingerprints", "track_tags", "embeddings",
+                      "index_events", "tracks", "tags"):
             conn.execute(text(f"DELETE FROM {table}"))
         conn.execute(text("DELETE FROM model_versions"))
         for table in ("tracks", "tags", "model_versions"):

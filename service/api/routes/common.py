@@ -9,7 +9,13 @@ from pydantic import Field
 
 from service.catalog import Catalog, Hit
 from service.models import Track
-from service.schemas import SimilarResult, TagScore, TrackPublic, TrackSummary
+from service.schemas import (
+    RecordingMatchInfo,
+    SimilarResult,
+    TagScore,
+    TrackPublic,
+    TrackSummary,
+)
 from service.settings import Settings
 
 # Track ids are the store's INTEGER primary key (32 bits on PostgreSQL). Ids outside this range
@@ -64,7 +70,17 @@ def public(track: Track, tags: dict[str, dict[str, float]]) -> TrackPublic:
 
 
 def results(hits: list[Hit]) -> list[SimilarResult]:
-    return [SimilarResult(track=summary(h.track), score=h.score, facets=h.facets) for h in hits]
+    return [
+        SimilarResult(track=summary(h.track), score=h.score, facets=h.facets, match=_match(h))
+        for h in hits
+    ]
+
+
+def _match(hit: Hit) -> RecordingMatchInfo | None:
+    m = hit.match
+    if m is None:
+        return None
+    return RecordingMatchInfo(offset=m.offset_seconds, aligned=m.aligned, share=m.share)
 
 
 def predicted_tags(catalog: Catalog, probs, per_concept: int = 3) -> dict[str, list[TagScore]]:

@@ -20,6 +20,10 @@ from service.schemas import QueryInfo, SimilarResponse
 router = APIRouter(tags=["similarity"], responses=ERRORS)
 
 FACET_HELP = "A facet ('mood') or a weighted mix ('mood:0.7,genre:0.3'); default: all facets."
+IDENTIFY_HELP = (
+    "Put the catalogue recording the clip is cut from first (audio fingerprint); false: rank "
+    "by embedding only."
+)
 
 
 @router.post("/similar", response_model=SimilarResponse)
@@ -35,15 +39,29 @@ def similar_to_clip(
     tag: Annotated[
         list[str] | None, Form(description="Only tracks predicted with this tag")
     ] = None,
+    identify: Annotated[bool, Form(description=IDENTIFY_HELP)] = True,
 ) -> SimilarResponse:
-    """Catalogue tracks that sound like the uploaded clip (optionally a part of it)."""
+    """Catalogue tracks that sound like the uploaded clip (optionally a part of it).
+
+    A catalogue recording the clip is cut from (found by its audio fingerprint) comes first,
+    with a ``match``; then the nearest tracks by embedding.
+    """
     check_k(k, settings)
     data = file.file.read()
-    emb, seconds = catalog.embed_audio(data, start=start, duration=duration)
+    decoded = catalog.decode(data, start=start, duration=duration)
+    emb = catalog.embed(decoded.samples)
+    matches = catalog.identify(decoded.samples) if identify else []
     weights, hits = catalog.similar(
-        emb.vector, k=k, facet=facet, exclude_artist=exclude_artist, tag_filter=tag or ()
+        emb.vector,
+        k=k,
+        facet=facet,
+        exclude_artist=exclude_artist,
+        tag_filter=tag or (),
+        matches=matches,
     )
-    query = QueryInfo(duration=round(seconds, 3), tags=predicted_tags(catalog, emb.tag_probs))
+    query = QueryInfo(
+        duration=round(decoded.duration, 3), tags=predicted_tags(catalog, emb.tag_probs)
+    )
     return SimilarResponse(facet_weights=weights, k=k, query=query, results=results(hits))
 
 

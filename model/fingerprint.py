@@ -1,0 +1,242 @@
+"""Landmark audio fingerprints: which catalogue recording is this clip cut from?
+
+The embedding says how music *sounds*; two tracks by one composer sound alike and an excerpt
+of one may be nearer another's track vector. Identifying the exact recording is a different
+question, answered here the classic way (Wang, "An Industrial-Strength Audio Search
+Algorithm", ISMIR 2003):
+
+1. A magnitude spectrogram (16 kHz, 1,024-point FFT, hop 256: 16 ms frames).
+2. Landmarks: local maxima of the log-magnitude over a neighbourhood of
+   ``PEAK_BINS`` x ``PEAK_FRAMES``, louder than ``PEAK_FLOOR_DB`` below the clip's loudest
+   bin, inside ``MIN_BIN`` .. ``MAX_BIN`` (94 Hz - 5 kHz: what lossy codecs keep).
+3. Pairs: each landmark (t1, f1) with the next ``FAN_OUT`` landmarks (t2, f2) in its target
+   zone (1 .. ``MAX_DT`` frames later, |f2 - f1| <= 127 bins). The hash packs
+   (f1, f2 - f1, t2 - t1), each halved (``F_QUANT``, ``DT_QUANT``) so that one bin or frame
+   of jitter mostly leaves it unchanged, into 23 bits; it does not depend on where the clip
+   starts, and ``t1`` records where in the recording it occurred. A query pairs each
+   landmark with more targets (``QUERY_FAN_OUT``) than a stored recording does: pairs whose
+   stored partner was displaced by one extra or missing landmark are still made.
+4. Matching (:func:`align`): a query hash found in a recording votes for the time offset
+   ``t1_recording - t1_query``. The query is in that recording if many votes agree on one
+   offset (within one frame); unrelated audio scatters its few chance collisions.
+
+The parameters are fixed as version ``VERSION``: hashes of different versions never match,
+so the store keeps the version with every fingerprint. They were chosen on real recordings
+(docs/fingerprints.md): 10 s MP3 excerpts of the 14 singularity-music tracks against the 107
+recordings of ``musicprism dataset real``; ~31 stored hashes per second of audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+from scipy.ndimage import maximum_filter
+
+from model.audio_resample import StreamResampler
+
+VERSION = 1
+SAMPLE_RATE = 16_000
+N_FFT = 1024
+HOP = 256
+FRAME_SECONDS = HOP / SAMPLE_RATE
+MIN_BIN, MAX_BIN = 6, 320  # 94 Hz .. 5 kHz at 15.6 Hz per bin
+PEAK_BINS, PEAK_FRAMES = 31, 31  # neighbourhood a landmark is the maximum of (~480 Hz x 0.5 s)
+PEAK_FLOOR_DB = 55.0  # ignore bins this far below the clip's loudest
+ABS_FLOOR_DB = -20.0  # and below this level (a full-scale sine peaks near +48 dB)
+MAX_DT = 64  # target zone: up to ~1 s after the anchor
+MAX_DF = 127
+FAN_OUT = 2  # targets per anchor in a stored fingerprint
+QUERY_FAN_OUT = 6  # and in a query's: more pairs, so more chances to meet the stored ones
+F_QUANT, DT_QUANT = 2, 2  # hash bins and frames in pairs of two: one bin or frame of jitter
+MIN_SHARE = 0.01  # a match needs at least this share of the query's hashes to agree
+HASH_BITS = 23
+_F_BITS, _DF_BITS, _DT_BITS = 9, 8, 6
+_WINDOW = np.hanning(N_FFT).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class Fingerprint:
+    """The landmark hashes of a recording.
+
+    Attributes:
+        hashes: (N,) int32 hash values in [0, 2**HASH_BITS).
+        times: (N,) int32 frame index of each hash's anchor (``FRAME_SECONDS`` per frame).
+        version: ``VERSION`` of the parameters that made it.
+    """
+
+    hashes: np.ndarray
+    times: np.ndarray
+    version: int = VERSION
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+@dataclass(frozen=True)
+class RecordingMatch:
+    """A catalogue recording the query was found in.
+
+    Attributes:
+        track_id: the recording.
+        aligned: query hashes that agree on ``offset_seconds`` (within one frame).
+        offset_seconds: where the query starts in the recording.
+        share: ``aligned`` / query hashes, in (0, 1].
+    """
+
+    track_id: int
+    aligned: int
+    offset_seconds: float
+    share: float
+
+
+def fingerprint(samples: np.ndarray, sample_rate: int, *, fan_out: int = FAN_OUT) -> Fingerprint:
+    """Landmark hashes of mono ``samples`` at ``sample_rate`` (resampled to ``SAMPLE_RATE``).
+
+    Args:
+        samples: (T,) float audio.
+        sample_rate: its rate in Hz.
+
+    Returns:
+        The fingerprint; empty for audio shorter than one FFT frame or without landmarks.
+    """
+    x = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if sample_rate != SAMPLE_RATE:
+        resampler = StreamResampler(sample_rate, SAMPLE_RATE)
+        resampler.push(x)
+        x = resampler.finish()
+    peaks_t, peaks_f = landmarks(spectrogram_db(x))
+    hashes, times = pair_hashes(peaks_t, peaks_f, fan_out=fan_out)
+    return Fingerprint(hashes=hashes, times=times)
+
+
+def spectrogram_db(x: np.ndarray) -> np.ndarray:
+    """(T,) samples -> (MAX_BIN - MIN_BIN, frames) log magnitude in dB (Hann window)."""
+    if len(x) < N_FFT:
+        return np.zeros((MAX_BIN - MIN_BIN, 0), dtype=np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]  # (frames, N_FFT)
+    spec = np.abs(scipy.fft.rfft(frames * _WINDOW, axis=1)[:, MIN_BIN:MAX_BIN])  # (frames, bins)
+    return 20.0 * np.log10(np.ascontiguousarray(spec.T) + np.float32(1e-6))
+
+
+def landmarks(spec_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local maxima of ``spec_db`` (bins, frames): (frame, bin) arrays sorted by frame then bin.
+
+    A landmark is the maximum of its ``PEAK_BINS`` x ``PEAK_FRAMES`` neighbourhood, no more
+    than ``PEAK_FLOOR_DB`` below the loudest bin and above ``ABS_FLOOR_DB`` (``bin`` counts
+    from ``MIN_BIN``).
+    """
+    if spec_db.size == 0:
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty
+    local_max = maximum_filter(spec_db, size=(PEAK_BINS, PEAK_FRAMES), mode="constant",
+                               cval=-np.inf)
+    floor = max(float(spec_db.max()) - PEAK_FLOOR_DB, ABS_FLOOR_DB)
+    is_peak = (spec_db == local_max) & (spec_db > floor)
+    f, t = np.nonzero(is_peak)
+    order = np.lexsort((f, t))
+    return t[order].astype(np.int32), f[order].astype(np.int32)
+
+
+def pair_hashes(
+    t: np.ndarray, f: np.ndarray, *, fan_out: int = FAN_OUT
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hash each landmark with the next ``FAN_OUT`` in its target zone.
+
+    Args:
+        t, f: (P,) frame and bin of each landmark, sorted by frame.
+
+    Returns:
+        (hashes, times): (N,) int32 each, sorted by time then hash, without repeats.
+    """
+    anchors, hashes = [], []
+    taken = np.zeros(len(t), dtype=np.int32)  # targets paired so far, per anchor
+    for step in range(1, len(t)):
+        a = np.arange(len(t) - step)
+        b = a + step
+        dt = t[b] - t[a]
+        df = f[b] - f[a]
+        alive = dt <= MAX_DT
+        if not alive.any():
+            break  # sorted by time: larger steps only reach further
+        ok = alive & (dt >= 1) & (np.abs(df) <= MAX_DF) & (taken[a] < fan_out)
+        a, dt, df = a[ok], dt[ok], df[ok]
+        taken[a] += 1
+        anchors.append(a)
+        hashes.append(
+            ((f[a] // F_QUANT) << (_DF_BITS + _DT_BITS))
+            | (((df + MAX_DF) // F_QUANT) << _DT_BITS)
+            | ((dt - 1) // DT_QUANT)
+        )
+        if (taken >= fan_out).all():
+            break
+    if not anchors:
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty
+    h = np.concatenate(hashes).astype(np.int32)
+    tt = t[np.concatenate(anchors)].astype(np.int32)
+    pairs = np.unique(np.stack([tt, h], axis=1), axis=0)  # sorted by time, then hash
+    return pairs[:, 1].copy(), pairs[:, 0].copy()
+
+
+def align(
+    query: Fingerprint,
+    found_hashes: np.ndarray,
+    found_tracks: np.ndarray,
+    found_times: np.ndarray,
+    *,
+    min_aligned: int,
+    min_share: float = 0.0,
+) -> list[RecordingMatch]:
+    """The recordings ``query`` was cut from, best first.
+
+    Args:
+        query: the clip's fingerprint.
+        found_hashes, found_tracks, found_times: (M,) the stored hashes equal to one of the
+            query's, with their track id and anchor frame (any order).
+        min_aligned: fewest hashes that must agree on one offset for a match.
+        min_share: smallest ``aligned / len(query)`` for a match.
+
+    Returns:
+        One :class:`RecordingMatch` per track that passes both thresholds, most aligned
+        hashes first (ties: lower track id).
+    """
+    if len(query) == 0 or len(found_hashes) == 0:
+        return []
+    order = np.argsort(query.hashes, kind="stable")
+    q_hash, q_time = query.hashes[order], query.times[order]
+    lo = np.searchsorted(q_hash, found_hashes, side="left")
+    hi = np.searchsorted(q_hash, found_hashes, side="right")
+    # Every (stored, query) pair with equal hashes votes for offset stored - query time.
+    counts = hi - lo
+    rows = np.repeat(np.arange(len(found_hashes)), counts)
+    if len(rows) == 0:
+        return []
+    first = np.repeat(np.cumsum(counts) - counts, counts)  # where each row's pairs begin
+    q_index = np.repeat(lo, counts) + np.arange(len(rows)) - first
+    tracks = found_tracks[rows].astype(np.int64)
+    offsets = found_times[rows].astype(np.int64) - q_time[q_index].astype(np.int64)
+    votes = np.unique(np.stack([tracks, offsets, q_index.astype(np.int64)], axis=1), axis=0)
+    keys, n = np.unique(votes[:, :2], axis=0, return_counts=True)  # (track, offset) -> votes
+    # Allow one frame of jitter: an offset's score adds its upper neighbour's votes.
+    nxt = np.zeros_like(n)
+    same_track_next = (keys[1:, 0] == keys[:-1, 0]) & (keys[1:, 1] == keys[:-1, 1] + 1)
+    nxt[:-1][same_track_next] = n[1:][same_track_next]
+    score = n + nxt
+    best: dict[int, tuple[int, int]] = {}
+    for (track, offset), s in zip(keys.tolist(), score.tolist(), strict=True):
+        if track not in best or s > best[track][0]:
+            best[track] = (s, offset)
+    total = len(query)
+    matches = [
+        RecordingMatch(
+            track_id=track,
+            aligned=int(s),
+            offset_seconds=round(max(offset, 0) * FRAME_SECONDS, 3),
+            share=round(min(s / total, 1.0), 4),
+        )
+        for track, (s, offset) in best.items()
+        if s >= min_aligned and s / total >= min_share
+    ]
+    return sorted(matches, key=lambda m: (-m.aligned, m.track_id))

@@ -1,0 +1,105 @@
+"""Landmark fingerprints of tracks (model/fingerprint.py): write, look up by hash, count.
+
+A fingerprint is written in the transaction of its caller (:func:`write_fingerprint` does
+not commit) so that a new track and its fingerprint land together; :func:`put_fingerprint`
+adds or replaces the fingerprint of a stored track in a transaction of its own. Hashes of
+other fingerprint versions are never returned by :func:`lookup_hashes`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from model.fingerprint import HASH_BITS, Fingerprint
+from service.errors import InvalidValue, TrackNotFound
+from service.models import Track, TrackFingerprint, fingerprint_hashes, utcnow
+from service.store.codec import in_chunks
+
+INSERT_BATCH = 5000  # rows per INSERT ... VALUES statement
+
+
+def _checked(fp: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
+    hashes = np.asarray(fp.hashes).reshape(-1)
+    times = np.asarray(fp.times).reshape(-1)
+    if hashes.shape != times.shape:
+        raise InvalidValue("fingerprint", f"{hashes.shape} hashes, {times.shape} times",
+                           "needs one time per hash")
+    if len(hashes) and (hashes.min() < 0 or hashes.max() >= 1 << HASH_BITS):
+        raise InvalidValue("fingerprint hash", int(hashes.max()), f"must be in [0, 2**{HASH_BITS})")
+    if len(times) and (times.min() < 0 or times.max() > np.iinfo(np.int32).max):
+        raise InvalidValue("fingerprint time", int(times.min()),
+                           "must be a 32-bit frame index >= 0")
+    return hashes.astype(np.int64), times.astype(np.int64)
+
+
+def write_fingerprint(session: Session, *, track_id: int, fingerprint: Fingerprint) -> None:
+    """Store (replacing any earlier one) the fingerprint of ``track_id``; does not commit."""
+    hashes, times = _checked(fingerprint)
+    session.execute(delete(TrackFingerprint).where(TrackFingerprint.track_id == track_id))
+    session.add(TrackFingerprint(track_id=track_id, version=fingerprint.version,
+                                 n_hashes=len(hashes), created=utcnow()))
+    session.flush()  # the parent row must exist before its hashes (foreign key)
+    h, t = hashes.tolist(), times.tolist()
+    for i in range(0, len(h), INSERT_BATCH):
+        session.execute(
+            insert(fingerprint_hashes),
+            [{"hash": a, "track_id": track_id, "time": b}
+             for a, b in zip(h[i:i + INSERT_BATCH], t[i:i + INSERT_BATCH], strict=True)],
+        )
+
+
+def put_fingerprint(session: Session, *, track_id: int, fingerprint: Fingerprint) -> None:
+    """Add or replace the fingerprint of a stored track, in its own transaction.
+
+    Raises:
+        TrackNotFound: no track has this id.
+        InvalidValue: hashes or times out of range, or of different lengths.
+    """
+    try:
+        if session.get(Track, track_id) is None:
+            raise TrackNotFound(track_id)
+        write_fingerprint(session, track_id=track_id, fingerprint=fingerprint)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def fingerprint_version(session: Session, *, track_id: int) -> int | None:
+    """The version of the track's stored fingerprint, or None if it has none."""
+    return session.execute(
+        select(TrackFingerprint.version).where(TrackFingerprint.track_id == track_id)
+    ).scalar_one_or_none()
+
+
+def lookup_hashes(
+    session: Session, *, hashes: np.ndarray, version: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored hash of fingerprint ``version`` equal to one of ``hashes``.
+
+    Returns:
+        (hashes, track_ids, times), each (M,) int64, in no particular order.
+    """
+    wanted = np.unique(np.asarray(hashes, dtype=np.int64))
+    rows: list[Any] = []
+    fh = fingerprint_hashes.c
+    for chunk in in_chunks(wanted):
+        rows += session.execute(
+            select(fh.hash, fh.track_id, fh.time)
+            .join(TrackFingerprint, TrackFingerprint.track_id == fh.track_id)
+            .where(fh.hash.in_(chunk), TrackFingerprint.version == version)
+        ).all()
+    out = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
+
+
+def count_fingerprinted(session: Session, *, version: int) -> int:
+    """How many tracks have a fingerprint of ``version``."""
+    return int(session.execute(
+        select(func.count()).select_from(TrackFingerprint)
+        .where(TrackFingerprint.version == version)
+    ).scalar_one())

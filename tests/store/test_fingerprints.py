@@ -1,0 +1,137 @@
+"""Fingerprints in the store: written with the track, looked up by hash, replaced, versioned,
+deleted with the track, and refused when malformed; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session
+
+from model.fingerprint import HASH_BITS, VERSION, Fingerprint
+from service import store
+from service.db import downgrade, upgrade
+from service.errors import InvalidValue, TrackNotFound
+from tests.utils.db import count_rows, model_version, table_names, track_fields
+
+
+def fingerprint_of(seed: int, n: int = 500, version: int = VERSION) -> Fingerprint:
+    rng = np.random.default_rng(seed)
+    return Fingerprint(hashes=rng.integers(0, 1 << HASH_BITS, n).astype(np.int32),
+                       times=np.sort(rng.integers(0, 10_000, n)).astype(np.int32), version=version)
+
+
+def rows(found: tuple[np.ndarray, np.ndarray, np.ndarray]) -> set[tuple[int, int, int]]:
+    return set(zip(*(a.tolist() for a in found), strict=True))
+
+
+def expected_rows(track_id: int, fp: Fingerprint, wanted: set[int]) -> set[tuple[int, int, int]]:
+    return {(h, track_id, t) for h, t in zip(fp.hashes.tolist(), fp.times.tolist(), strict=True)
+            if h in wanted}
+
+
+def test_a_track_is_stored_with_its_fingerprint_and_found_by_hash(session: Session) -> None:
+    mv = model_version(session)
+    fps = {n: fingerprint_of(n) for n in (1, 2)}
+    ids = {n: store.create_track(session, **track_fields(n, mv.id), fingerprint=fps[n])[0].id
+           for n in fps}
+    assert count_rows(session, "fingerprint_hashes") == 1000
+    assert store.fingerprint_version(session, track_id=ids[1]) == VERSION
+    wanted = set(fps[1].hashes[:50].tolist()) | set(fps[2].hashes[-7:].tolist()) | {12345}
+    found = store.lookup_hashes(session, hashes=np.array(sorted(wanted)), version=VERSION)
+    assert rows(found) == expected_rows(ids[1], fps[1], wanted) | expected_rows(ids[2], fps[2],
+                                                                                 wanted)
+    assert all(a.dtype == np.int64 for a in found)
+    assert store.count_fingerprinted(session, version=VERSION) == 2
+
+
+def test_lookup_of_nothing_and_of_many_hashes(session: Session) -> None:
+    mv = model_version(session)
+    fp = fingerprint_of(3, n=3000)
+    tid = store.create_track(session, **track_fields(1, mv.id), fingerprint=fp)[0].id
+    nothing = store.lookup_hashes(session, hashes=np.zeros(0, np.int64), version=VERSION)
+    assert rows(nothing) == set()
+    # More hashes than one IN list holds: looked up in chunks.
+    found = store.lookup_hashes(session, hashes=fp.hashes, version=VERSION)
+    assert rows(found) == expected_rows(tid, fp, set(fp.hashes.tolist()))
+
+
+def test_other_versions_are_never_returned(session: Session) -> None:
+    mv = model_version(session)
+    old = fingerprint_of(4, version=VERSION + 1)
+    tid = store.create_track(session, **track_fields(1, mv.id), fingerprint=old)[0].id
+    assert rows(store.lookup_hashes(session, hashes=old.hashes, version=VERSION)) == set()
+    assert store.fingerprint_version(session, track_id=tid) == VERSION + 1
+    assert store.count_fingerprinted(session, version=VERSION) == 0
+
+
+def test_put_fingerprint_adds_or_replaces(session: Session) -> None:
+    mv = model_version(session)
+    tid = store.create_track(session, **track_fields(1, mv.id))[0].id
+    assert store.fingerprint_version(session, track_id=tid) is None
+    first, second = fingerprint_of(5), fingerprint_of(6, n=20)
+    store.put_fingerprint(session, track_id=tid, fingerprint=first)
+    assert count_rows(session, "fingerprint_hashes", track_id=tid) == 500
+    store.put_fingerprint(session, track_id=tid, fingerprint=second)
+    assert count_rows(session, "fingerprint_hashes", track_id=tid) == 20
+    assert rows(store.lookup_hashes(session, hashes=first.hashes, version=VERSION)) <= \
+        expected_rows(tid, second, set(first.hashes.tolist()))
+
+
+def test_a_deleted_track_takes_its_fingerprint_with_it(session: Session) -> None:
+    mv = model_version(session)
+    keep = store.create_track(session, **track_fields(1, mv.id), fingerprint=fingerprint_of(7))
+    gone = store.create_track(session, **track_fields(2, mv.id), fingerprint=fingerprint_of(8))
+    store.delete_track(session, track_id=gone[0].id)
+    assert count_rows(session, "track_fingerprints") == 1
+    assert count_rows(session, "fingerprint_hashes") == 500
+    assert count_rows(session, "fingerprint_hashes", track_id=keep[0].id) == 500
+
+
+def test_put_fingerprint_of_a_missing_track(session: Session) -> None:
+    with pytest.raises(TrackNotFound):
+        store.put_fingerprint(session, track_id=999, fingerprint=fingerprint_of(9))
+    assert count_rows(session, "track_fingerprints") == 0
+
+
+@pytest.mark.parametrize(
+    ("hashes", "times", "what"),
+    [
+        ([1, 2], [0], "one time per hash"),
+        ([-1], [0], "must be in"),
+        ([1 << HASH_BITS], [0], "must be in"),
+        ([1], [-5], "32-bit frame index"),
+        ([1], [1 << 40], "32-bit frame index"),
+    ],
+)
+def test_malformed_fingerprints_are_refused_and_nothing_is_written(
+    session: Session, hashes: list[int], times: list[int], what: str
+) -> None:
+    mv = model_version(session)
+    bad = Fingerprint(hashes=np.array(hashes, np.int64), times=np.array(times, np.int64))
+    with pytest.raises(InvalidValue, match=what):
+        store.create_track(session, **track_fields(1, mv.id), fingerprint=bad)
+    assert count_rows(session, "tracks") == 0
+    assert count_rows(session, "track_fingerprints") == 0
+
+
+def test_downgrade_to_0002_and_back_keeps_the_tracks(empty_database_url: str) -> None:
+    from service.db import make_engine, make_session_factory
+
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            mv = model_version(session)
+            store.create_track(session, **track_fields(1, mv.id), fingerprint=fingerprint_of(1))
+        downgrade(empty_database_url, "0002")
+        assert {"track_fingerprints", "fingerprint_hashes"}.isdisjoint(
+            table_names(empty_database_url))
+        upgrade(empty_database_url)
+        with make_session_factory(engine)() as session:
+            assert store.count_tracks(session) == 1
+            assert count_rows(session, "track_fingerprints") == 0
+            tid = store.list_tracks(session)[0].id
+            store.put_fingerprint(session, track_id=tid, fingerprint=fingerprint_of(2))
+            assert store.fingerprint_version(session, track_id=tid) == VERSION
+    finally:
+        engine.dispose()
