@@ -3,9 +3,10 @@
 The check of tests/service/test_default_model.py, without HTTP and over several seeds:
 each recording of a Debian game-music package (default singularity-music, held out of the
 default model's training) gives a one-minute catalogue track (from 20 s in); random 10 s
-excerpts, re-encoded as MP3, are ranked against the catalogue by the service's score (inner
-product of full-space track vectors) and, for comparison, by window matching (mean over the
-excerpt's windows of the best cosine to any window of the track).
+excerpts, re-encoded as MP3, are ranked against the catalogue as ``POST /similar`` ranks
+them (recordings identified by fingerprint first, then by the inner product of full-space
+track vectors), by the track vector alone (``identify=false``) and, for comparison, by window
+matching (mean over the excerpt's windows of the best cosine to any window of the track).
 
     python -m benchmarks.real_excerpts [--model PATH] [--seeds 3]
 """
@@ -25,6 +26,7 @@ from benchmarks.common import (
     meta_markdown,
     write_results,
 )
+from model import fingerprint as fp
 from model.audio import decode
 from model.checkpoint import load_checkpoint
 from model.data.real import fetch_real
@@ -45,6 +47,28 @@ def window_match(query: TrackEmbedding, track: TrackEmbedding) -> float:
     return float((query.windows @ track.windows.T).max(axis=1).mean())
 
 
+def service_rank(scores: np.ndarray, own: int, identified: list[int]) -> int:
+    """Rank of ``own`` when the ``identified`` tracks come first (in order), then the rest by
+    ``scores``."""
+    if own in identified:
+        return identified.index(own)
+    others = np.array([i for i in range(len(scores)) if i not in identified and i != own])
+    ahead = int((scores[others] >= scores[own]).sum()) if len(others) else 0
+    return len(identified) + ahead
+
+
+def identify(catalogue: list[fp.Fingerprint], samples: np.ndarray) -> list[int]:
+    """Catalogue indices ``samples`` is identified as, as ``Catalog.identify`` does it (the
+    default threshold of 12 aligned hashes), best first."""
+    query = fp.fingerprint(samples, SR, fan_out=fp.QUERY_FAN_OUT)
+    wanted = set(query.hashes.tolist())
+    rows = [(h, i, t) for i, f in enumerate(catalogue)
+            for h, t in zip(f.hashes.tolist(), f.times.tolist(), strict=True) if h in wanted]
+    found = np.array(rows, dtype=np.int64).reshape(-1, 3).T
+    matches = fp.align(query, *found, min_aligned=12, min_share=fp.MIN_SHARE)
+    return [m.track_id for m in matches]
+
+
 def load_tracks(folder: Path) -> list[np.ndarray]:
     files = sorted(p for p in folder.rglob("*") if p.suffix in {".ogg", ".opus"})
     out = []
@@ -59,19 +83,25 @@ def run(model: Path, folder: Path, seeds: int) -> dict:
     embedder = Embedder(load_checkpoint(model))
     tracks = load_tracks(folder)
     catalogue = [embedder.embed(t) for t in tracks]
+    prints = [fp.fingerprint(t, SR) for t in tracks]
     vectors = np.stack([e.vector for e in catalogue])
-    ranks: dict[str, list[int]] = {"track vector": [], "window match": []}
+    ranks: dict[str, list[int]] = {"POST /similar": [], "track vector": [], "window match": []}
+    wrong = 0
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         for i, samples in enumerate(tracks):
             start = int(rng.integers(0, len(samples) - QUERY_S * SR))
             clip = encode(samples[start: start + int(QUERY_S * SR)], SR, "mp3")
-            q = embedder.embed(decode(clip, sample_rate=SR).samples)
+            samples = decode(clip, sample_rate=SR).samples
+            q = embedder.embed(samples)
+            identified = identify(prints, samples)
+            wrong += len([j for j in identified if j != i])
+            ranks["POST /similar"].append(service_rank(vectors @ q.vector, i, identified))
             ranks["track vector"].append(rank_of(vectors @ q.vector, i))
             ranks["window match"].append(
                 rank_of(np.array([window_match(q, e) for e in catalogue]), i))
     return {"model": embedder.model.version, "tracks": len(tracks), "seeds": seeds,
-            "ranks": ranks,
+            "ranks": ranks, "wrong_identifications": wrong,
             "summary": {k: {"top1": float(np.mean(np.array(r) == 0)),
                             "top3": float(np.mean(np.array(r) < 3)),
                             "top5": float(np.mean(np.array(r) < 5))} for k, r in ranks.items()}}
@@ -84,8 +114,10 @@ def report(result: dict, meta: dict) -> str:
         meta_markdown(meta) + f"\nModel: `{result['model']}`",
         f"{result['tracks']} one-minute tracks of `{result['package']}`, "
         f"{result['tracks'] * result['seeds']} random 10 s MP3 excerpts ({result['seeds']} seeds). "
-        "Track vector: the service's score (`POST /similar`). Window match: mean over the "
-        "excerpt's 3 s windows of the best cosine to any window of the track.",
+        "POST /similar: recordings identified by fingerprint first, then the track vector's "
+        "score. Track vector: that score alone (`identify=false`). Window match: mean over "
+        "the excerpt's 3 s windows of the best cosine to any window of the track. "
+        f"Excerpts identified as another track: {result['wrong_identifications']}.",
         markdown_table(["score", "top-1", "top-3", "top-5"], rows),
         "Ranks of the own track (0: first), seed 0:\n\n" + "\n".join(
             f"- {k}: {r[: result['tracks']]}" for k, r in result["ranks"].items()),
