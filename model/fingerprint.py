@@ -54,6 +54,7 @@ MIN_SHARE = 0.01  # a match needs at least this share of the query's hashes to a
 HASH_BITS = 23
 _F_BITS, _DF_BITS, _DT_BITS = 9, 8, 6
 _WINDOW = np.hanning(N_FFT).astype(np.float32)
+_OFFSET_BITS = 34  # bits of a (track, offset) vote key below the track id
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,7 +195,8 @@ def align(
     Args:
         query: the clip's fingerprint.
         found_hashes, found_tracks, found_times: (M,) the stored hashes equal to one of the
-            query's, with their track id and anchor frame (any order).
+            query's, with their track id and anchor frame (any order; each (hash, track,
+            frame) once, as a stored fingerprint holds it). Track ids below 2**29.
         min_aligned: fewest hashes that must agree on one offset for a match.
         min_share: smallest ``aligned / len(query)`` for a match.
 
@@ -217,26 +219,28 @@ def align(
     q_index = np.repeat(lo, counts) + np.arange(len(rows)) - first
     tracks = found_tracks[rows].astype(np.int64)
     offsets = found_times[rows].astype(np.int64) - q_time[q_index].astype(np.int64)
-    votes = np.unique(np.stack([tracks, offsets, q_index.astype(np.int64)], axis=1), axis=0)
-    keys, n = np.unique(votes[:, :2], axis=0, return_counts=True)  # (track, offset) -> votes
+    # One int64 key per (track, offset), ordered by track then offset: offsets are frame
+    # differences of 32-bit times, so offset + 2**32 fits in 33 bits below the track's.
+    key = (tracks << _OFFSET_BITS) + (offsets + (1 << 32))
+    keys, n = np.unique(key, return_counts=True)  # votes per (track, offset)
+    k_track, k_offset = keys >> _OFFSET_BITS, (keys & ((1 << _OFFSET_BITS) - 1)) - (1 << 32)
     # Allow one frame of jitter: an offset's score adds its upper neighbour's votes.
     nxt = np.zeros_like(n)
-    same_track_next = (keys[1:, 0] == keys[:-1, 0]) & (keys[1:, 1] == keys[:-1, 1] + 1)
-    nxt[:-1][same_track_next] = n[1:][same_track_next]
+    next_offset = keys[1:] == keys[:-1] + 1  # same track, the next frame
+    nxt[:-1][next_offset] = n[1:][next_offset]
     score = n + nxt
-    best: dict[int, tuple[int, int]] = {}
-    for (track, offset), s in zip(keys.tolist(), score.tolist(), strict=True):
-        if track not in best or s > best[track][0]:
-            best[track] = (s, offset)
+    # Per track, the best score (the earliest offset among equals).
+    order = np.lexsort((k_offset, -score, k_track))
+    firsts = order[np.r_[True, k_track[order][1:] != k_track[order][:-1]]]
     total = len(query)
     matches = [
         RecordingMatch(
-            track_id=track,
-            aligned=int(s),
-            offset_seconds=round(max(offset, 0) * FRAME_SECONDS, 3),
-            share=round(min(s / total, 1.0), 4),
+            track_id=int(k_track[i]),
+            aligned=int(score[i]),
+            offset_seconds=round(max(int(k_offset[i]), 0) * FRAME_SECONDS, 3),
+            share=round(min(int(score[i]) / total, 1.0), 4),
         )
-        for track, (s, offset) in best.items()
-        if s >= min_aligned and s / total >= min_share
+        for i in firsts
+        if score[i] >= min_aligned and score[i] / total >= min_share
     ]
     return sorted(matches, key=lambda m: (-m.aligned, m.track_id))

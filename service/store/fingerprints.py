@@ -8,6 +8,7 @@ other fingerprint versions are never returned by :func:`lookup_hashes`.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,7 @@ def lookup_hashes(
     Returns:
         (hashes, track_ids, times), each (M,) int64, in no particular order.
     """
-    wanted = np.unique(np.asarray(hashes, dtype=np.int64))
+    wanted = np.unique(np.asarray(hashes, dtype=np.int64)).tolist()
     rows: list[Any] = []
     fh = fingerprint_hashes.c
     for chunk in in_chunks(wanted):
@@ -93,7 +94,9 @@ def lookup_hashes(
             .join(TrackFingerprint, TrackFingerprint.track_id == fh.track_id)
             .where(fh.hash.in_(chunk), TrackFingerprint.version == version)
         ).all()
-    out = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    # np.asarray over Row objects costs ~25 us a row; flattening them first, ~0.1 us.
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows))
+    out = flat.reshape(-1, 3)
     return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
 
 
