@@ -41,7 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SUFFIXES = {".ogg", ".opus", ".flac", ".wav", ".mp3", ".m4a"}
-STEPS = ("hash", "decode", "embed", "store", "index")
+STEPS = ("hash", "decode", "embed", "fingerprint", "store", "index")
+FINGERPRINT_TABLES = ("fingerprint_hashes", "track_fingerprints")
+FINGERPRINT_INDEXES = ("ix_fingerprint_hashes_hash", "ix_fingerprint_hashes_track_id",
+                       "pk_track_fingerprints")
 
 
 class StepTimer:
@@ -80,6 +83,7 @@ def instrumented(timer: StepTimer) -> Iterator[None]:
     """Wrap the functions the catalogue calls with ``timer`` (restored afterwards)."""
     from index.facet_set import FacetIndexSet
     from model import audio
+    from model import fingerprint as fp
     from model.embed import Embedder
     from service import store
 
@@ -91,6 +95,7 @@ def instrumented(timer: StepTimer) -> Iterator[None]:
     patches = [(audio, "sha256_of", timer.wrap("hash", audio.sha256_of)),
                (audio, "decode", timer.wrap("decode", decode)),
                (Embedder, "embed", timer.wrap("embed", Embedder.embed)),
+               (fp, "fingerprint", timer.wrap("fingerprint", fp.fingerprint)),
                (store, "create_track", timer.wrap("store", store.create_track)),
                (FacetIndexSet, "add", timer.wrap("index", FacetIndexSet.add))]
     real_decode = audio.decode
@@ -132,6 +137,68 @@ def postgres_schema_url(base: str, schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def fingerprint_storage(database_url: str) -> dict[str, int]:
+    """Rows of ``fingerprint_hashes`` and bytes on disk of the fingerprint tables and their
+    indexes (SQLite: ``dbstat`` pages; PostgreSQL: ``pg_total_relation_size``)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT count(*) FROM fingerprint_hashes")).scalar_one()
+            if engine.dialect.name == "sqlite":
+                names = ", ".join(f"'{n}'" for n in (*FINGERPRINT_TABLES, *FINGERPRINT_INDEXES,
+                                                      "sqlite_autoindex_track_fingerprints_1"))
+                size = conn.execute(
+                    text(f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({names})")
+                ).scalar_one()
+            else:
+                size = sum(conn.execute(text(f"SELECT pg_total_relation_size('{t}')")).scalar_one()
+                           for t in FINGERPRINT_TABLES)
+    finally:
+        engine.dispose()
+    return {"rows": int(rows), "bytes": int(size)}
+
+
+def identify_latency(folder: Path, data_dir: Path, database_url: str | None,
+                     n: int = 20) -> dict[str, Any]:
+    """Time ``Catalog.identify`` (fingerprint, store lookup, alignment) on 10 s excerpts of
+    ``n`` of the ingested recordings, re-encoded as MP3; count those identified as their own."""
+    import numpy as np
+
+    from model.audio import decode
+    from service import store
+    from service.app import build_catalog
+    from service.settings import Settings
+    from tests.utils.audio import encode
+
+    settings = Settings(data_dir=data_dir, database_url=database_url, environment="test")
+    catalog = build_catalog(settings)
+    seconds, own = [], 0
+    try:
+        with catalog.sessions() as session:
+            sources = {t.id: t.source for t in store.list_tracks(session, limit=100_000)}
+        rng = np.random.default_rng(0)
+        for path in pick(folder, n):
+            samples = decode(path, sample_rate=16_000, max_seconds=3600).samples
+            if len(samples) < 12 * 16_000:
+                continue
+            start = int(rng.integers(0, len(samples) - 10 * 16_000))
+            clip = decode(encode(samples[start:start + 160_000], 16_000, "mp3"),
+                          sample_rate=16_000).samples
+            t0 = time.perf_counter()
+            matches = catalog.identify(clip)
+            seconds.append(time.perf_counter() - t0)
+            own += bool(matches) and sources.get(matches[0].track_id) == str(
+                path.relative_to(folder))
+    finally:
+        catalog.close()
+    return {"identify_queries": len(seconds), "identify_own_first": int(own),
+            "identify_ms_p50": 1e3 * float(np.median(seconds)),
+            "identify_ms_max": 1e3 * float(np.max(seconds))}
+
+
 def ingest_once(folder: Path, data_dir: Path, database_url: str | None) -> dict[str, Any]:
     """Run ``musicprism ingest FOLDER`` in this process; time it and its steps."""
     import service.ingest
@@ -167,7 +234,12 @@ def ingest_once(folder: Path, data_dir: Path, database_url: str | None) -> dict[
     if code != 0:
         raise RuntimeError(f"musicprism ingest exited with {code}")
     loop_s = loop["seconds"]
+    storage = fingerprint_storage(
+        database_url or f"sqlite:///{(data_dir / 'musicprism.db').resolve()}")
+    identify = identify_latency(folder, data_dir, database_url)
     return {
+        **identify,
+        "fingerprint_rows": storage["rows"], "fingerprint_bytes": storage["bytes"],
         "added": loop["added"], "skipped": len(loop["skipped"]),
         "skipped_why": [f"{path}: {why}" for path, why in loop["skipped"]],
         "audio_s": timer.audio_s,
@@ -231,9 +303,29 @@ def report(results: dict[str, Any]) -> str:
         "",
         *[f"Skipped ({r['backend']}): {why}" for r in rows for why in r["skipped_why"]],
         "",
+        "Fingerprints (model/fingerprint.py) stored by the same run: hash rows, and bytes on "
+        "disk of the two fingerprint tables with their indexes:",
+        "",
+        markdown_table(
+            ["backend", "hash rows", "rows per audio s", "MiB", "MiB per audio hour",
+             "bytes per row"],
+            [[r["backend"], r["fingerprint_rows"], r["fingerprint_rows"] / r["audio_s"],
+              r["fingerprint_bytes"] / 2**20,
+              r["fingerprint_bytes"] / 2**20 / (r["audio_s"] / 3600),
+              r["fingerprint_bytes"] / max(r["fingerprint_rows"], 1)] for r in rows],
+        ),
+        "",
+        "Identification against that store (`Catalog.identify`: fingerprint a 10 s MP3 "
+        "excerpt of an ingested recording, look its hashes up, align): "
+        + "; ".join(f"{r['backend']} {r['identify_own_first']} of {r['identify_queries']} "
+                    f"excerpts identified as their own recording, p50 "
+                    f"{r['identify_ms_p50']:.0f} ms, max {r['identify_ms_max']:.0f} ms"
+                    for r in rows) + ".",
+        "",
         "Where the ingest time goes (wall seconds and share; 'decode' includes resampling to "
-        "16 kHz mono, 'embed' the windows' forward passes, 'store' the transaction writing "
-        "the track, its vectors and tag scores, 'index' the FAISS adds, 'other' the rest):",
+        "16 kHz mono, 'embed' the windows' forward passes, 'fingerprint' the landmark hashes, "
+        "'store' the transaction writing the track, its vectors, tag scores and fingerprint, "
+        "'index' the FAISS adds, 'other' the rest):",
         "",
         markdown_table(
             ["step", *[r["backend"] for r in rows]],

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.ingest import StepTimer, instrumented, pick, postgres_schema_url, stage
+from benchmarks.ingest import (
+    StepTimer,
+    fingerprint_storage,
+    instrumented,
+    pick,
+    postgres_schema_url,
+    stage,
+)
 
 
 def test_step_timer_split_hand_values():
@@ -54,3 +61,22 @@ def test_postgres_schema_url():
     url = postgres_schema_url("postgresql+psycopg://postgres@127.0.0.1:5432/test", "mp_x")
     assert url == ("postgresql+psycopg://postgres@127.0.0.1:5432/test"
                    "?options=-csearch_path%3Dmp_x")
+
+
+def test_fingerprint_storage_counts_the_rows_and_their_pages(session, database_url):
+    import numpy as np
+
+    from model.fingerprint import Fingerprint
+    from service import store
+    from tests.utils.db import model_version, track_fields
+
+    empty = fingerprint_storage(database_url)
+    assert empty["rows"] == 0
+    mv = model_version(session)
+    fp = Fingerprint(hashes=np.arange(20_000, dtype=np.int32) * 7,
+                     times=np.arange(20_000, dtype=np.int32))
+    store.create_track(session, **track_fields(1, mv.id), fingerprint=fp)
+    full = fingerprint_storage(database_url)
+    assert full["rows"] == 20_000
+    # At least the three 4-byte columns of every row, and not absurdly more.
+    assert 12 * 20_000 < full["bytes"] - empty["bytes"] < 200 * 20_000
