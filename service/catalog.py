@@ -461,6 +461,11 @@ class Catalog:
             return False
         return True
 
+    def refresh_statistics(self) -> None:
+        """After a bulk ingest: let the database plan fingerprint lookups on current data."""
+        with self.sessions() as session:
+            store.refresh_statistics(session)
+
     def _count_ingest(self, outcome: str, reason: str | None = None) -> None:
         if self.on_ingest is not None:
             self.on_ingest(outcome, reason)

@@ -114,6 +114,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
         catalog.save_snapshot()
+        if report.added:
+            catalog.refresh_statistics()
     finally:
         catalog.close()
     sys.stdout.write(report.summary() + "\n")

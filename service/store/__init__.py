@@ -23,6 +23,7 @@ from service.store.fingerprints import (
     fingerprint_version,
     lookup_hashes,
     put_fingerprint,
+    refresh_statistics,
 )
 from service.store.queries import (
     count_tracks,
@@ -92,5 +93,6 @@ __all__ = [
     "track_ids_with_tag",
     "put_embedding",
     "put_fingerprint",
+    "refresh_statistics",
     "tracks_by_ids",
 ]

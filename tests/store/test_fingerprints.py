@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from model.fingerprint import HASH_BITS, VERSION, Fingerprint
@@ -135,3 +136,18 @@ def test_downgrade_to_0002_and_back_keeps_the_tracks(empty_database_url: str) ->
             assert store.fingerprint_version(session, track_id=tid) == VERSION
     finally:
         engine.dispose()
+
+
+def test_refresh_statistics_analyzes_the_fingerprint_tables(session: Session) -> None:
+    mv = model_version(session)
+    fp = fingerprint_of(10)
+    tid = store.create_track(session, **track_fields(1, mv.id), fingerprint=fp)[0].id
+    store.refresh_statistics(session)
+    if session.get_bind().dialect.name == "postgresql":
+        analyzed = session.execute(text(
+            "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'fingerprint_hashes' "
+            "AND schemaname = current_schema() AND last_analyze IS NOT NULL")).scalar_one()
+        assert analyzed == 1
+    # Lookups are unchanged (one array parameter on PostgreSQL, IN lists on SQLite).
+    found = store.lookup_hashes(session, hashes=fp.hashes[:10], version=VERSION)
+    assert rows(found) == expected_rows(tid, fp, set(fp.hashes[:10].tolist()))
