@@ -352,12 +352,6 @@ class Catalog:
             self.on_embed(time.perf_counter() - started)
         return embedding
 
-    def embed_audio(
-        self, source: bytes | str | Path, *, start: float = 0.0, duration: float | None = None
-    ) -> tuple[TrackEmbedding, float]:
-        decoded = self.decode(source, start=start, duration=duration)
-        return self.embed(decoded.samples), decoded.duration
-
     def fingerprint(self, samples: np.ndarray) -> fingerprints.Fingerprint:
         return fingerprints.fingerprint(samples, self.embedder.sample_rate)
 
