@@ -256,6 +256,21 @@ def write_results(stem: Path, payload: dict[str, Any], markdown: str) -> tuple[P
     return paths
 
 
+def publish(
+    stem: Path,
+    meta: dict[str, Any],
+    result: dict[str, Any],
+    report: Callable[[dict[str, Any], dict[str, Any]], str],
+) -> str:
+    """Finish ``meta`` (end time and load), render ``report(result, meta)``, write
+    ``stem.json`` (meta and result) and ``stem.md``, print the Markdown and return it."""
+    meta = finish_meta(meta)
+    markdown = report(result, meta)
+    write_results(stem, {**meta, **result}, markdown)
+    print(markdown)  # noqa: T201
+    return markdown
+
+
 def _jsonable(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()

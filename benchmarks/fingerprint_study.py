@@ -24,11 +24,10 @@ import numpy as np
 
 from benchmarks.common import (
     command_line,
-    finish_meta,
     markdown_table,
     meta_block,
     meta_markdown,
-    write_results,
+    publish,
 )
 from model import fingerprint as fp
 from model.audio import decode
@@ -83,25 +82,18 @@ def evaluate(cfg: dict[str, Any], tracks: dict[int, np.ndarray],
         prints = {i: fp.fingerprint(x, SR, fan_out=cfg["fan"]) for i, x in tracks.items()}
         seconds = time.perf_counter() - start
         audio_s = sum(len(x) for x in tracks.values()) / SR
-        H = np.concatenate([f.hashes for f in prints.values()])
-        T = np.concatenate([f.times for f in prints.values()])
-        K = np.concatenate([np.full(len(f), i) for i, f in prints.items()])
-        order = np.argsort(H, kind="stable")
-        H, T, K = H[order], T[order], K[order]
         own, other, first = [], [], []
         for i, clip in clips:
             q = fp.fingerprint(clip, SR, fan_out=cfg["qfan"])
-            wanted = np.unique(q.hashes)
-            lo, hi = np.searchsorted(H, wanted), np.searchsorted(H, wanted, side="right")
-            rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
-            matches = fp.align(q, H[rows], K[rows], T[rows], min_aligned=1)
+            matches = fp.align(q, *fp.stored_rows(prints, q.hashes), min_aligned=1)
             first.append(bool(matches) and matches[0].track_id == i)
             own.append(next((m.aligned for m in matches if m.track_id == i), 0))
             other.append(max((m.aligned for m in matches if m.track_id != i), default=0))
     finally:
         for p, v in saved.items():
             setattr(fp, p, v)
-    return {**cfg, "hashes_per_s": len(H) / audio_s, "ms_per_audio_s": 1e3 * seconds / audio_s,
+    stored = sum(len(f) for f in prints.values())
+    return {**cfg, "hashes_per_s": stored / audio_s, "ms_per_audio_s": 1e3 * seconds / audio_s,
             "first": float(np.mean(first)), "own_min": min(own),
             "own_median": float(np.median(own)),
             "other_max": max(other), "shipped": shipped(cfg)}
@@ -114,13 +106,18 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     meta = meta_block(command_line("benchmarks.fingerprint_study", argv))
     tracks, clips = load(args.data)
-    rows = [evaluate(cfg, tracks, clips) for cfg in STUDY]
-    meta = finish_meta(meta)
-    md = "\n\n".join([
+    result = {"recordings": len(tracks), "clips": len(clips),
+              "hours": sum(len(x) for x in tracks.values()) / SR / 3600,
+              "rows": [evaluate(cfg, tracks, clips) for cfg in STUDY]}
+    publish(args.out, meta, result, report)
+
+
+def report(result: dict[str, Any], meta: dict[str, Any]) -> str:
+    return "\n\n".join([
         "# Fingerprint parameters: stored hashes against identification margin",
         meta_markdown(meta),
-        f"{len(tracks)} recordings ({sum(len(x) for x in tracks.values()) / SR / 3600:.2f} h) "
-        f"fingerprinted; {len(clips)} 10 s MP3 excerpts identified against all of them. "
+        f"{result['recordings']} recordings ({result['hours']:.2f} h) fingerprinted; "
+        f"{result['clips']} 10 s MP3 excerpts identified against all of them. "
         "'own min': fewest hashes of an excerpt aligned with its own recording; 'other max': "
         "most aligned with any other recording. A threshold between the two identifies every "
         "excerpt and nothing else; the shipped one is 12 (and 1 % of the query's hashes).",
@@ -131,10 +128,8 @@ def main(argv: list[str] | None = None) -> None:
             [["*" if r["shipped"] else "", r["HOP"], f"{r['PEAK_BINS']} x {r['PEAK_FRAMES']}",
               f"{r['F_QUANT']}, {r['DT_QUANT']}", f"{r['fan']} / {r['qfan']}",
               r["hashes_per_s"], r["ms_per_audio_s"], r["first"], r["own_min"],
-              r["own_median"], r["other_max"]] for r in rows]),
+              r["own_median"], r["other_max"]] for r in result["rows"]]),
     ])
-    write_results(args.out, {**meta, "rows": rows}, md)
-    print(md)  # noqa: T201
 
 
 if __name__ == "__main__":

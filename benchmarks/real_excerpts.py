@@ -20,11 +20,10 @@ import numpy as np
 
 from benchmarks.common import (
     command_line,
-    finish_meta,
     markdown_table,
     meta_block,
     meta_markdown,
-    write_results,
+    publish,
 )
 from model import fingerprint as fp
 from model.audio import decode
@@ -61,10 +60,7 @@ def identify(catalogue: list[fp.Fingerprint], samples: np.ndarray) -> list[int]:
     """Catalogue indices ``samples`` is identified as, as ``Catalog.identify`` does it (the
     default threshold of 12 aligned hashes), best first."""
     query = fp.fingerprint(samples, SR, fan_out=fp.QUERY_FAN_OUT)
-    wanted = set(query.hashes.tolist())
-    rows = [(h, i, t) for i, f in enumerate(catalogue)
-            for h, t in zip(f.hashes.tolist(), f.times.tolist(), strict=True) if h in wanted]
-    found = np.array(rows, dtype=np.int64).reshape(-1, 3).T
+    found = fp.stored_rows(dict(enumerate(catalogue)), query.hashes)
     matches = fp.align(query, *found, min_aligned=12, min_share=fp.MIN_SHARE)
     return [m.track_id for m in matches]
 
@@ -137,10 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         fetch_real(args.data, packages=[args.package])
     meta = meta_block(command_line("benchmarks.real_excerpts", argv))
     result = {**run(args.model, folder, args.seeds), "package": args.package}
-    meta = finish_meta(meta)
-    md = report(result, meta)
-    write_results(args.out, {**meta, **result}, md)
-    print(md)  # noqa: T201
+    publish(args.out, meta, result, report)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,10 @@ import numpy as np
 
 from benchmarks.common import (
     command_line,
-    finish_meta,
     markdown_table,
     meta_block,
     meta_markdown,
-    write_results,
+    publish,
 )
 from service.app import DEFAULT_MODEL
 
@@ -111,10 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="mp-tag-search-") as tmp:
         result = run(args.data_dir or Path(tmp), args.model, args.k)
     result["model"] = load_checkpoint(args.model).version
-    meta = finish_meta(meta)
-    md = report(result, meta)
-    write_results(args.out, {**meta, **result}, md)
-    print(md)  # noqa: T201
+    publish(args.out, meta, result, report)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ recordings of ``musicprism dataset real``; ~31 stored hashes per second of audio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,8 +52,8 @@ FAN_OUT = 2  # targets per anchor in a stored fingerprint
 QUERY_FAN_OUT = 6  # and in a query's: more pairs, so more chances to meet the stored ones
 F_QUANT, DT_QUANT = 2, 2  # hash bins and frames in pairs of two: one bin or frame of jitter
 MIN_SHARE = 0.01  # a match needs at least this share of the query's hashes to agree
-HASH_BITS = 23
-_F_BITS, _DF_BITS, _DT_BITS = 9, 8, 6
+_F_BITS, _DF_BITS, _DT_BITS = 9, 8, 6  # f1, f2 - f1 + MAX_DF, t2 - t1 - 1 (each quantised)
+HASH_BITS = _F_BITS + _DF_BITS + _DT_BITS
 _WINDOW = np.hanning(N_FFT).astype(np.float32)
 _OFFSET_BITS = 34  # bits of a (track, offset) vote key below the track id
 
@@ -179,6 +180,22 @@ def pair_hashes(
     tt = t[np.concatenate(anchors)].astype(np.int32)
     pairs = np.unique(np.stack([tt, h], axis=1), axis=0)  # sorted by time, then hash
     return pairs[:, 1].copy(), pairs[:, 0].copy()
+
+
+def stored_rows(
+    recordings: Mapping[int, Fingerprint], hashes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From fingerprints held in memory, what the store's lookup returns for ``hashes``
+    (``service.store.lookup_hashes``): every (hash, track id, time) of ``recordings`` whose
+    hash is one of ``hashes``, as three (M,) int64 arrays. For tests and benchmarks."""
+    if not recordings:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    h = np.concatenate([r.hashes for r in recordings.values()]).astype(np.int64)
+    t = np.concatenate([r.times for r in recordings.values()]).astype(np.int64)
+    ids = np.concatenate([np.full(len(r), i, np.int64) for i, r in recordings.items()])
+    keep = np.isin(h, np.asarray(hashes))
+    return h[keep], ids[keep], t[keep]
 
 
 def align(

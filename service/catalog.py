@@ -29,7 +29,7 @@ from model import audio
 from model import fingerprint as fingerprints
 from model.checkpoint import LoadedModel
 from model.embed import Embedder, TrackEmbedding
-from model.facets import facet_cosines, parse_weights
+from model.facets import facet_cosines, parse_weights, weighted_query
 from service import store
 from service.errors import EmbeddingNotFound, IsrcConflict, TrackNotFound, UnknownTag
 from service.models import Track
@@ -352,17 +352,17 @@ class Catalog:
             self.on_embed(time.perf_counter() - started)
         return embedding
 
-    def fingerprint(self, samples: np.ndarray) -> fingerprints.Fingerprint:
-        return fingerprints.fingerprint(samples, self.embedder.sample_rate)
+    def fingerprint(
+        self, samples: np.ndarray, *, fan_out: int = fingerprints.FAN_OUT
+    ) -> fingerprints.Fingerprint:
+        return fingerprints.fingerprint(samples, self.embedder.sample_rate, fan_out=fan_out)
 
     def identify(self, samples: np.ndarray) -> list[fingerprints.RecordingMatch]:
         """The catalogue recordings ``samples`` (at the model's rate) were cut from, best
         first; empty when fingerprints are off or nothing matches."""
         if not self.fingerprints:
             return []
-        query = fingerprints.fingerprint(
-            samples, self.embedder.sample_rate, fan_out=fingerprints.QUERY_FAN_OUT
-        )
+        query = self.fingerprint(samples, fan_out=fingerprints.QUERY_FAN_OUT)
         with self.sessions() as session:
             found = store.lookup_hashes(session, hashes=query.hashes, version=query.version)
         return fingerprints.align(
@@ -637,9 +637,7 @@ class Catalog:
         missing = [row for row, i in enumerate(ids) if i not in found]
         scores = np.array([found.get(i, 0.0) for i in ids], dtype=np.float32)
         if missing:
-            cos = facet_cosines(query, vectors[missing], self.schema)
-            w = np.array([weights.get(n, 0.0) for n in self.schema.facet_names], np.float32)
-            scores[missing] = cos @ w
+            scores[missing] = vectors[missing] @ weighted_query(query, weights, self.schema)
         return scores
 
     def _hits(

@@ -19,7 +19,6 @@ from service.store.codec import (
     encode_vectors,
 )
 from service.store.fingerprints import (
-    count_fingerprinted,
     fingerprint_version,
     lookup_hashes,
     put_fingerprint,
@@ -64,7 +63,6 @@ __all__ = [
     "changes_since",
     "check_isrc",
     "check_year",
-    "count_fingerprinted",
     "count_tracks",
     "create_track",
     "decode_vectors",

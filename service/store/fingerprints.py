@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, any_, bindparam, delete, func, insert, select, text
+from sqlalchemy import Integer, any_, bindparam, delete, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -104,14 +104,6 @@ def lookup_hashes(
     flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows))
     out = flat.reshape(-1, 3)
     return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
-
-
-def count_fingerprinted(session: Session, *, version: int) -> int:
-    """How many tracks have a fingerprint of ``version``."""
-    return int(session.execute(
-        select(func.count()).select_from(TrackFingerprint)
-        .where(TrackFingerprint.version == version)
-    ).scalar_one())
 
 
 def refresh_statistics(session: Session) -> None:

@@ -18,6 +18,7 @@ from benchmarks.common import (
     meta_block,
     meta_markdown,
     percentiles,
+    publish,
     rss_bytes,
     stream_bandwidth,
     time_each,
@@ -124,3 +125,20 @@ def test_busy_processes_lists_others_above_the_threshold():
     everyone = busy_processes(min_cpu=0.0)
     assert everyone and all(b.split("% ", 1)[0].isdigit() for b in everyone)
     assert busy_processes(min_cpu=1e9) == []
+
+
+def test_publish_finishes_meta_writes_both_files_and_prints(tmp_path, capsys):
+    meta = meta_block("python -m benchmarks.x")
+    seen = {}
+
+    def report(result, finished):
+        seen["meta"] = finished
+        return f"# n = {result['n']}"
+
+    md = publish(tmp_path / "x", meta, {"n": 4}, report)
+    assert md == "# n = 4"
+    assert "wall_s" in seen["meta"] and "load_avg_end" in seen["meta"]["machine"]
+    payload = json.loads((tmp_path / "x.json").read_text())
+    assert payload["n"] == 4 and payload["command"] == "python -m benchmarks.x"
+    assert (tmp_path / "x.md").read_text() == "# n = 4\n"
+    assert capsys.readouterr().out == "# n = 4\n"

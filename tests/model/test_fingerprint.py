@@ -103,13 +103,24 @@ def test_align_ties_go_to_the_lower_track_id() -> None:
     assert [(m.track_id, m.aligned) for m in matches] == [(4, 2), (9, 2)]
 
 
-def lookup(recordings: dict[int, fp.Fingerprint], query: fp.Fingerprint):
-    """Every stored (hash, track, time) whose hash is in the query: what the store returns."""
-    rows = [(h, tid, t) for tid, r in recordings.items()
-            for h, t in zip(r.hashes.tolist(), r.times.tolist(), strict=True)
-            if h in set(query.hashes.tolist())]
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    return arr[:, 0], arr[:, 1], arr[:, 2]
+def brute_force_rows(recordings: dict[int, fp.Fingerprint], hashes: np.ndarray) -> set:
+    """Every stored (hash, track, time) whose hash is in ``hashes``, by a plain loop."""
+    wanted = set(hashes.tolist())
+    return {(h, tid, t) for tid, r in recordings.items()
+            for h, t in zip(r.hashes.tolist(), r.times.tolist(), strict=True) if h in wanted}
+
+
+def test_stored_rows_are_what_a_lookup_by_hash_returns() -> None:
+    rng = np.random.default_rng(7)
+    recordings = {tid: fp.Fingerprint(hashes=rng.integers(0, 50, 40).astype(np.int32),
+                                      times=np.arange(40, dtype=np.int32)) for tid in (3, 9)}
+    hashes = np.array([1, 7, 7, 49, 60])
+    found = fp.stored_rows(recordings, hashes)
+    assert all(a.dtype == np.int64 for a in found)
+    rows = list(zip(*(a.tolist() for a in found), strict=True))
+    assert len(rows) == len(set(rows))
+    assert set(rows) == brute_force_rows(recordings, hashes)
+    assert all(len(a) == 0 for a in fp.stored_rows({}, hashes))
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +135,8 @@ def recordings(songs: dict[int, np.ndarray]) -> dict[int, fp.Fingerprint]:
 
 def identify(recordings: dict[int, fp.Fingerprint], clip: np.ndarray) -> list[fp.RecordingMatch]:
     query = fp.fingerprint(clip, SR, fan_out=fp.QUERY_FAN_OUT)
-    return fp.align(query, *lookup(recordings, query), min_aligned=12, min_share=fp.MIN_SHARE)
+    found = fp.stored_rows(recordings, query.hashes)
+    return fp.align(query, *found, min_aligned=12, min_share=fp.MIN_SHARE)
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "ogg"])
