@@ -7,13 +7,20 @@ DATA_DIR ?= data
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: install sysdeps serve test test-fast lint bench clean
+.PHONY: install sysdeps serve test test-fast lint bench lock clean
 
-# The virtual environment is rebuilt when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# Every install comes from the committed locks in requirements/ (exact versions, sha256
+# hashes; pip refuses anything else), then the project itself without its dependencies.
+# torch is the CPU build: pip finds it in /opt/wheels where the machine keeps it (pip's
+# find-links), else on the PyTorch CPU index.
+TORCH_SOURCE ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),,--find-links https://download.pytorch.org/whl/cpu/torch/)
+PIP_LOCKED = $(PY) -m pip install --quiet --require-hashes $(TORCH_SOURCE)
+
+$(VENV)/.installed: requirements/dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PIP_LOCKED) -r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $@
 
 install: $(VENV)/.installed sysdeps
@@ -48,11 +55,23 @@ lint: install
 # runs the last three small. hnswlib builds from source (needs a C++ compiler).
 BENCH_ARGS ?=
 bench: install
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PIP_LOCKED) -r requirements/bench.lock
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m benchmarks.index_scale
 	$(PY) -m benchmarks.encoder $(BENCH_ARGS)
 	$(PY) -m benchmarks.api_load $(BENCH_ARGS) --real $(DATA_DIR)/datasets/real
 	$(PY) -m benchmarks.ingest $(BENCH_ARGS) --real $(DATA_DIR)/datasets/real --postgres $(TEST_POSTGRES_URL)
 
+# Regenerates requirements/*.lock from pyproject.toml with uv (itself hash-pinned in
+# requirements/tools.txt). Upgrade one dependency: edit its range in pyproject.toml if needed,
+# then `make lock LOCK_ARGS="--upgrade-package NAME"`; everything: LOCK_ARGS=--upgrade.
+LOCK_ARGS ?=
+.venv-lock/bin/uv: requirements/tools.txt
+	test -x .venv-lock/bin/python || $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --require-hashes -r requirements/tools.txt
+	touch $@
+
+lock: .venv-lock/bin/uv
+	requirements/lock.sh $(LOCK_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache
