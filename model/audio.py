@@ -3,9 +3,9 @@
 soundfile (libsndfile: wav, flac, ogg/vorbis, ogg/opus, mp3, aiff, ...) is tried first, PyAV
 (ffmpeg: m4a/aac, webm, anything else ffmpeg reads) second, when soundfile cannot open the
 data or fails while decoding it (the checks below are final, whichever decoder).
-Channels are averaged to mono, then torchaudio's sinc resampler (the computation of
-``torchaudio.functional.resample``) brings the audio to the target rate block by block
-(model.audio_resample), so memory follows the *output* length, whatever the source rate.
+Channels are averaged to mono, then libsoxr (model.audio_resample, a streaming resampler)
+brings the audio to the target rate block by block, so memory follows the *output* length,
+whatever the source rate.
 
 Safety rules (every one raises a typed :class:`AudioError`, a ``ValueError``):
 
@@ -124,6 +124,7 @@ def decode(
     min_seconds: float | None = None,
     start: float = 0.0,
     duration: float | None = None,
+    reject_silence: bool = True,
 ) -> Decoded:
     """Decodes audio to mono float32 at ``sample_rate``.
 
@@ -140,6 +141,8 @@ def decode(
         start: offset into the audio, in seconds; must lie before the end.
         duration: length to return from ``start``, in seconds; clipped at the end of the
             audio. None: to the end.
+        reject_silence: refuse audio whose RMS is below SILENCE_DBFS (a catalogue track or
+            a query must have something to hear; a training window may be quiet).
 
     Returns:
         The decoded audio; ``samples`` has shape (T,), T = ceil(source frames in range *
@@ -152,13 +155,13 @@ def decode(
         AudioDecodeError: not audio, corrupt, truncated, no samples, non-finite samples.
         AudioTooLong: longer than ``max_seconds`` (declared, or found while decoding).
         AudioTooShort: the returned audio is shorter than ``min_seconds``.
-        SilentAudio: the returned audio's RMS is below SILENCE_DBFS.
+        SilentAudio: the returned audio's RMS is below SILENCE_DBFS (``reject_silence``).
         OSError: a path that cannot be opened (FileNotFoundError, ...).
     """
     plan = _validate(sample_rate, max_seconds, min_seconds, start, duration)
     with _as_binary(source) as fh:
         decoded = _decode_any(fh, plan)
-    _check_result(decoded, plan)
+    _check_result(decoded, plan, reject_silence)
     return decoded
 
 
@@ -242,7 +245,9 @@ def _decode_stream(stream: SourceStream, plan: _Plan) -> Decoded:
             f"but only {end / rate:.3f} s could be decoded"
         )
     if 0 < start_frame and end <= start_frame:
-        raise InvalidRange(plan.start, plan.duration, "start is at or past the end", end / rate)
+        raise InvalidRange(
+            plan.start, plan.duration, "start is at or past the end", end / rate, past_end=True
+        )
     samples = resampler.finish()
     return Decoded(
         samples=samples,
@@ -266,7 +271,8 @@ def _check_header(stream: SourceStream, plan: _Plan, limit: float) -> int:
     start_frame = round(plan.start * rate)
     if declared is not None and 0 < declared <= start_frame:
         raise InvalidRange(
-            plan.start, plan.duration, "start is at or past the end", declared / rate
+            plan.start, plan.duration, "start is at or past the end", declared / rate,
+            past_end=True,
         )
     return start_frame
 
@@ -302,7 +308,7 @@ def _consume(
     return position, True
 
 
-def _check_result(decoded: Decoded, plan: _Plan) -> None:
+def _check_result(decoded: Decoded, plan: _Plan, reject_silence: bool) -> None:
     x = decoded.samples
     if len(x) == 0:
         raise AudioDecodeError("it contains no audio samples")
@@ -310,6 +316,8 @@ def _check_result(decoded: Decoded, plan: _Plan) -> None:
         raise AudioDecodeError("it contains non-finite samples (NaN or infinity)")
     if plan.min_seconds is not None and decoded.duration < plan.min_seconds:
         raise AudioTooShort(decoded.duration, plan.min_seconds)
+    if not reject_silence:
+        return
     rms = _rms(x)
     dbfs = 20.0 * math.log10(rms) if rms > 0 else -math.inf
     if dbfs < SILENCE_DBFS:

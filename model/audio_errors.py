@@ -93,12 +93,15 @@ class InvalidRange(AudioError):
         duration: the duration asked for, in seconds (None: to the end).
         reason: what is wrong, in words.
         length: the audio's length in seconds, when known.
+        past_end: the range starts at or after the end of the audio (else it is malformed).
     """
 
     def __init__(
-        self, start: float, duration: float | None, reason: str, length: float | None = None
+        self, start: float, duration: float | None, reason: str, length: float | None = None,
+        *, past_end: bool = False,
     ) -> None:
         self.start, self.duration, self.reason, self.length = start, duration, reason, length
+        self.past_end = past_end
         known = "" if length is None else f" (the audio is {length:.3f} s long)"
         super().__init__(
             f"invalid range start={start!r} s, duration={duration!r} s: {reason}{known}"

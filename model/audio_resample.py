@@ -1,50 +1,33 @@
-"""Block-wise resampling with torchaudio's sinc resampler.
+"""Streaming resampling with libsoxr (the ``soxr`` package), in bounded memory.
 
-``StreamResampler`` gives the same output as one call of ``torchaudio.functional.resample``
-over the whole signal (up to float rounding), while holding only the output and one block of
-input. It calls ``torchaudio.transforms.Resample`` (the same computation, with the filter
-kernel built once instead of on every call).
+``StreamResampler`` feeds blocks of any size to one ``soxr.ResampleStream`` and keeps only the
+output, so memory follows the output length whatever the source rate or file length. Its
+output equals one ``soxr.resample`` call over the whole signal (soxr's streaming and one-shot
+paths are the same filter; tests/model/test_audio_resample.py checks it), at soxr's "HQ"
+quality: a linear-phase filter with a pass band to 0.913 of the lower Nyquist rate and at
+least 125 dB of stop-band rejection (libsoxr's documented HQ recipe).
 
-It relies on the structure of torchaudio's polyphase sinc resampler: with the rates
-reduced to orig/new, output frame i (new samples) depends only on input samples
-[i * orig - width, (i + 1) * orig + width), with zeros outside the signal. So a chunk of
-input that starts and ends on multiples of ``orig``, padded with ``context`` >= width real
-samples on each side (zeros before the start, as torchaudio does), yields exactly that
-chunk's outputs.
-
-Rates whose reduced ratio has a term above MAX_RATIO_TERM (e.g. 16000 / 22051) would make
-torchaudio build a kernel of new x orig floats (16000 x 22051 = 1.4 GB); the ratio is then
-replaced by the closest fraction with terms <= MAX_RATIO_TERM (relative error < 1e-5).
+The length contract of :func:`model.audio.decode` holds: ``finish`` returns exactly
+ceil(input samples * target / source) samples (soxr's own count is that up to one sample; the
+difference is filled with zeros or trimmed).
 """
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
 import numpy as np
-import torch
-import torchaudio.transforms as tat
+import soxr
 
-LOWPASS_FILTER_WIDTH = 6  # torchaudio's defaults, restated to size the context
-ROLLOFF = 0.99
-MAX_RATIO_TERM = 1000
-CHUNK_SAMPLES = 1 << 18  # input samples per resample call (rounded up to a multiple of orig)
+#: libsoxr quality recipe (QQ, LQ, MQ, HQ, VHQ); see benchmarks/results/resampler.md.
+QUALITY = "HQ"
 
 
-def resample_ratio(source_rate: int, target_rate: int) -> tuple[int, int]:
-    """(orig, new): the reduced ratio target/source, terms bounded by MAX_RATIO_TERM."""
-    ratio = Fraction(target_rate, source_rate)
-    if max(ratio.numerator, ratio.denominator) > MAX_RATIO_TERM:
-        if ratio >= 1:
-            ratio = 1 / (1 / ratio).limit_denominator(MAX_RATIO_TERM)
-        else:
-            ratio = ratio.limit_denominator(MAX_RATIO_TERM)
-    return ratio.denominator, ratio.numerator
+def output_length(n_in: int, source_rate: int, target_rate: int) -> int:
+    """ceil(n_in * target_rate / source_rate), in integers."""
+    return -(-n_in * target_rate // source_rate)
 
 
 class StreamResampler:
-    """Resamples a mono signal pushed in blocks of any size.
+    """Resamples a mono float32 signal pushed in blocks of any size.
 
     Args:
         source_rate: input rate in Hz.
@@ -52,17 +35,14 @@ class StreamResampler:
     """
 
     def __init__(self, source_rate: int, target_rate: int) -> None:
-        self.orig, self.new = resample_ratio(source_rate, target_rate)
-        self.identity = self.orig == self.new
-        width = math.ceil(LOWPASS_FILTER_WIDTH * self.orig / (ROLLOFF * min(self.orig, self.new)))
-        self.context = self.orig * (math.ceil(width / self.orig) + 1)
-        self.chunk = self.orig * math.ceil(CHUNK_SAMPLES / self.orig)
-        self._kernel = (
-            None if self.identity else tat.Resample(self.orig, self.new, dtype=torch.float32)
+        if source_rate <= 0 or target_rate <= 0:
+            raise ValueError(f"rates must be positive, got {source_rate} -> {target_rate} Hz")
+        self.source_rate = source_rate
+        self.target_rate = target_rate
+        self.identity = source_rate == target_rate
+        self._stream = None if self.identity else soxr.ResampleStream(
+            source_rate, target_rate, 1, dtype="float32", quality=QUALITY
         )
-        # Input not yet turned into output, preceded by `context` samples of left context.
-        self._pending: list[np.ndarray] = [np.zeros(self.context, np.float32)]
-        self._pending_len = self.context
         self._out: list[np.ndarray] = []
         self._total_in = 0
 
@@ -71,45 +51,18 @@ class StreamResampler:
         if len(block) == 0:
             return
         self._total_in += len(block)
-        if self.identity:
-            self._out.append(np.asarray(block, dtype=np.float32))
-            return
-        self._pending.append(np.asarray(block, dtype=np.float32))
-        self._pending_len += len(block)
-        if self._pending_len >= 2 * self.context + self.chunk:
-            self._drain()
-
-    def _drain(self) -> None:
-        x = np.concatenate(self._pending)
-        lead = self.context * self.new // self.orig
-        n_out = self.chunk * self.new // self.orig
-        start = 0
-        while len(x) - start >= 2 * self.context + self.chunk:
-            piece = x[start : start + 2 * self.context + self.chunk]
-            self._out.append(self._resample(piece)[lead : lead + n_out])
-            start += self.chunk
-        self._pending = [x[start:]]
-        self._pending_len = len(x) - start
-
-    def _resample(self, x: np.ndarray) -> np.ndarray:
-        assert self._kernel is not None
-        with torch.no_grad():
-            y: torch.Tensor = self._kernel(torch.from_numpy(np.ascontiguousarray(x)))
-        return y.numpy()
+        x = np.ascontiguousarray(block, dtype=np.float32)
+        if self._stream is None:
+            self._out.append(x.copy())
+        else:
+            self._out.append(self._stream.resample_chunk(x))
 
     def finish(self) -> np.ndarray:
-        """Returns all output, shape (ceil(total input * new / orig),), float32."""
-        if self.identity or self._total_in == 0:
-            return _join(self._out)
-        x = np.concatenate(self._pending)
-        emitted = sum(len(o) for o in self._out)
-        total = -(-self._total_in * self.new // self.orig)
-        lead = self.context * self.new // self.orig
-        self._out.append(self._resample(x)[lead : lead + total - emitted])
-        return _join(self._out)
-
-
-def _join(parts: list[np.ndarray]) -> np.ndarray:
-    return (
-        np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
-    )
+        """All output, shape (ceil(total input * target / source),), float32."""
+        if self._stream is not None and self._total_in:
+            self._out.append(self._stream.resample_chunk(np.zeros(0, np.float32), last=True))
+        y = np.concatenate(self._out) if self._out else np.zeros(0, np.float32)
+        n = output_length(self._total_in, self.source_rate, self.target_rate)
+        if len(y) < n:
+            y = np.concatenate([y, np.zeros(n - len(y), np.float32)])
+        return y[:n].astype(np.float32, copy=False)

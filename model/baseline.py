@@ -1,7 +1,9 @@
 """The classical baseline: MFCC and chroma statistics, evaluated like a trained encoder.
 
-Per window: 20 MFCCs (torchaudio, 64 mel bands, the encoder's STFT) and a 12-bin chroma from
-the power spectrogram (each STFT bin between 55 Hz and 5 kHz credited to its nearest pitch
+Per window: 20 MFCCs (the DCT-II, orthonormal, of the window's 64-band log-mel in dB, floored
+80 dB below its loudest cell: scipy's DCT over :mod:`model.frontend`'s mel power, the classic
+definition that torchaudio's MFCC also computes) and a 12-bin chroma from the power
+spectrogram (each STFT bin between 55 Hz and 5 kHz credited to its nearest pitch
 class, frames normalised to sum 1), each pooled over the window's frames by mean and standard
 deviation: 64 numbers. They are standardised with the training windows' mean and std, and the
 result is the embedding (one facet, ``all``). Tags get a fitted cosine head exactly as the
@@ -16,13 +18,14 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 import torch
-import torchaudio
 from torch import nn
 
 from model.data.base import MusicDataset
 from model.evaluation.evaluate import WindowOutputs, aggregate, embed_clips, evaluate_window_fn
 from model.facets import to_full_space
+from model.frontend import LogMel
 from model.schema import ConceptSchema
 from model.train import tag_head
 
@@ -30,6 +33,17 @@ logger = logging.getLogger(__name__)
 
 N_MFCC = 20
 N_CHROMA = 12
+#: The log-mel floor of the MFCCs: power below 1e-10 and cells more than TOP_DB under the
+#: window's loudest are clamped.
+AMIN = 1e-10
+TOP_DB = 80.0
+
+
+def dct_matrix(n_mfcc: int, n_mels: int) -> torch.Tensor:
+    """(n_mfcc, n_mels) the first rows of the orthonormal DCT-II (scipy.fft.dct)."""
+    return torch.from_numpy(
+        scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[:n_mfcc].astype(np.float32)
+    )
 
 
 def chroma_matrix(sample_rate: int, n_fft: int, fmin: float = 55.0,
@@ -54,23 +68,27 @@ class MFCCChroma(nn.Module):
     def __init__(self, sample_rate: int = 16_000, n_fft: int = 2048, hop_length: int = 256,
                  n_mels: int = 64) -> None:
         super().__init__()
-        self.mfcc = torchaudio.transforms.MFCC(
-            sample_rate=sample_rate, n_mfcc=N_MFCC,
-            melkwargs={"n_fft": n_fft, "hop_length": hop_length, "n_mels": n_mels},
-        )
-        self.spec = torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop_length,
-                                                      power=2.0)
+        self.front = LogMel(sample_rate, n_fft, hop_length, n_mels)
+        self.register_buffer("dct", dct_matrix(N_MFCC, n_mels))
         self.register_buffer("chroma", chroma_matrix(sample_rate, n_fft))
 
     @property
     def dim(self) -> int:
         return 2 * (N_MFCC + N_CHROMA)
 
+    def mfcc(self, power: torch.Tensor) -> torch.Tensor:
+        """(B, F, frames) power spectrogram -> (B, N_MFCC, frames)."""
+        mel = torch.matmul(power.transpose(1, 2), self.front.mel_fb).transpose(1, 2)
+        db = 10.0 * torch.log10(mel.clamp_min(AMIN))  # (B, n_mels, frames)
+        db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - TOP_DB)
+        return torch.matmul(self.dct, db)
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        m = self.mfcc(wave)  # (B, 20, F)
-        c = self.chroma @ self.spec(wave)  # (B, 12, F)
+        power = self.front.power(wave)  # (B, F, frames)
+        m = self.mfcc(power)  # (B, 20, frames)
+        c = self.chroma @ power  # (B, 12, frames)
         c = c / c.sum(dim=1, keepdim=True).clamp_min(1e-10)
-        x = torch.cat([m, c], dim=1)  # (B, 32, F)
+        x = torch.cat([m, c], dim=1)  # (B, 32, frames)
         return torch.cat([x.mean(dim=2), x.std(dim=2)], dim=1)  # (B, 64)
 
 

@@ -23,7 +23,19 @@ from model.encoder import Encoder
 from model.schema import ConceptSchema
 
 FORMAT = "musicprism-checkpoint"
-FORMAT_VERSION = 1
+#: 2: the front end's window and mel filterbank are no longer stored (they follow from the
+#: config, model.frontend). 1: they were, under torchaudio's names; such files still load.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+#: Format 1's front-end buffers (torchaudio's MelSpectrogram) and what replaces each.
+_V1_FRONTEND = {
+    "frontend.mel.spectrogram.window": "window",
+    "frontend.mel.mel_scale.fb": "mel_fb",
+}
+#: How far a stored front-end buffer may be from the one computed now. Both are computed the
+#: same way in float32 and were measured equal; the margin allows for a last-bit difference in
+#: another CPU's vectorised pow.
+_FRONTEND_ATOL = 1e-6
 
 
 class CheckpointError(ValueError):
@@ -122,17 +134,39 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMod
         raise CheckpointError(f"{path.name} is not a readable checkpoint: {exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a musicprism checkpoint")
-    if payload.get("format_version") != FORMAT_VERSION:
+    version = payload.get("format_version")
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path.name} has format version {payload.get('format_version')}, "
-            f"this code reads {FORMAT_VERSION}"
+            f"{path.name} has format version {version}, this code reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     cfg = EncoderConfig.from_dict(payload["encoder_config"])
     schema = ConceptSchema.from_dict(payload["schema"])
     encoder = Encoder(cfg, schema)
-    encoder.load_state_dict(payload["state_dict"], strict=True)
+    state = dict(payload["state_dict"])
+    if version == 1:
+        _check_v1_frontend(state, encoder, path.name)
+    encoder.load_state_dict(state, strict=True)
     encoder.eval()
     info = {k: v for k, v in payload.items() if k != "state_dict"}
     return LoadedModel(
         encoder=encoder, name=str(payload["name"]), sha256=file_sha256(path), info=info
     )
+
+
+def _check_v1_frontend(state: dict[str, torch.Tensor], encoder: Encoder, name: str) -> None:
+    """Removes format 1's stored front-end buffers from ``state`` after checking that each
+    equals the one the front end now computes from the config.
+
+    Raises:
+        CheckpointError: a buffer is missing or differs (the file's front end is not ours).
+    """
+    for old, new in _V1_FRONTEND.items():
+        stored = state.pop(old, None)
+        computed = getattr(encoder.frontend, new)
+        if stored is None or stored.shape != computed.shape or not torch.allclose(
+            stored.float(), computed, rtol=0.0, atol=_FRONTEND_ATOL
+        ):
+            raise CheckpointError(
+                f"{name}: its stored front end ({old}) is not the one its config describes"
+            )

@@ -20,7 +20,7 @@ class EncoderConfig:
     Attributes:
         sample_rate: model rate in Hz; audio is resampled to it before the front end.
         clip_seconds: window length; a track is embedded window by window.
-        n_fft, hop_length, n_mels, f_min, f_max: torchaudio MelSpectrogram parameters.
+        n_fft, hop_length, n_mels, f_min, f_max: the log-mel front end (model.frontend).
         channels: output channels of the conv blocks (each block halves time and frequency).
         head: "cosine" (tag proxies in each concept's facet; Lee et al. proxy /
             normalised classification) or "linear" (a plain dense layer on the raw

@@ -1,7 +1,7 @@
 """The musicprism encoder: waveform in, facet embeddings and tag logits out.
 
-The log-mel front end lives inside the module (STYLE.md rule 6), so training and serving
-preprocess identically. The embedding z in R^D is split into the facets of a
+The log-mel front end (:mod:`model.frontend`) lives inside the module (STYLE.md rule 6), so
+training and serving preprocess identically. The embedding z in R^D is split into the facets of a
 :class:`~model.schema.ConceptSchema` (Lee et al., ICASSP/ISMIR 2020: fixed disjoint slices,
 one per concept). The tag head is either cosine (each tag's proxy lives in its concept's
 facet: Lee et al. (e)/(f), Zhai & Wu's NormSoftmax) or a plain dense layer (Lee et al. (c)).
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-import torchaudio
 from torch import nn
 
 from model.config import EncoderConfig
+from model.frontend import LogMel
 from model.schema import ConceptSchema
 
 
@@ -32,31 +32,6 @@ def normalize_facets(z: torch.Tensor, schema: ConceptSchema) -> torch.Tensor:
     """(B, D) -> (B, D) with every facet slice L2-normalised on its own."""
     parts = [F.normalize(z[:, f.slice], dim=1) for f in schema.facets]
     return torch.cat(parts, dim=1)
-
-
-class LogMel(nn.Module):
-    """(B, T) waveform -> (B, n_mels, frames) log-mel power in dB.
-
-    Kept apart from the learned layers so training can cache its output (the dB spectrogram
-    is a fixed function of the audio) while serving runs the very same module.
-    """
-
-    def __init__(self, cfg: EncoderConfig) -> None:
-        super().__init__()
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=cfg.sample_rate,
-            n_fft=cfg.n_fft,
-            hop_length=cfg.hop_length,
-            n_mels=cfg.n_mels,
-            f_min=cfg.f_min,
-            f_max=cfg.f_max,
-            power=2.0,
-        )
-
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device_type=wave.device.type, enabled=False):
-            spec = self.mel(wave.float())  # (B, n_mels, frames)
-        return 10.0 * torch.log10(spec + 1e-8)
 
 
 class ConvBlock(nn.Module):
@@ -127,7 +102,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.schema = schema
-        self.frontend = LogMel(cfg)
+        self.frontend = LogMel.from_config(cfg)
         self.input_norm = nn.BatchNorm2d(1)
         chans = (1, *cfg.channels)
         self.blocks = nn.Sequential(

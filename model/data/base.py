@@ -22,17 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
-import torch
-import torchaudio.functional as AF
 
+from model.audio import AudioError, InvalidRange, decode
 from model.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_SPLIT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
-_MP3_PREROLL_S = 0.5
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -300,9 +297,9 @@ def _load(path: Path, sample_rate: int, start: float = 0.0,
           duration: float | None = None) -> np.ndarray:
     """Decode ``[start, start + duration)`` of ``path`` to mono float32 at ``sample_rate``.
 
-    The one place this package decodes audio: a stand-in (soundfile + torchaudio resample)
-    until ``model.audio.decode`` lands, then
-    ``decode(path, sample_rate=sample_rate, start=start, duration=duration).samples``.
+    The serving decoder (:func:`model.audio.decode`: soundfile, then PyAV for m4a/AAC and
+    anything else ffmpeg reads; soxr resampling), so training reads what ingest reads, the
+    same way. Silence is data here (a quiet intro is a valid training window).
 
     Returns:
         Shape ``(T,)`` float32; shorter than ``duration`` if the file ends first, empty if
@@ -312,21 +309,11 @@ def _load(path: Path, sample_rate: int, start: float = 0.0,
         AudioLoadError: the file cannot be opened or decoded.
     """
     try:
-        with sf.SoundFile(str(path)) as f:
-            native = f.samplerate
-            first = int(round(start * native))
-            if first >= f.frames > 0:
-                return np.zeros(0, dtype=np.float32)
-            # After a seek, libsndfile's MP3 decoder lacks the bit reservoir of the frames
-            # before: measured up to ~0.3 s of wrong samples. Decode a pre-roll and drop it
-            # (Ogg Vorbis/Opus seeks were measured sample-exact).
-            pre = min(first, int(_MP3_PREROLL_S * native)) if f.format == "MP3" else 0
-            f.seek(first - pre)
-            count = -1 if duration is None else int(round(duration * native)) + pre
-            x = f.read(frames=count, dtype="float32", always_2d=True)[pre:]
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        return decode(path, sample_rate=sample_rate, start=start, duration=duration,
+                      reject_silence=False).samples
+    except InvalidRange as e:
+        if e.past_end:
+            return np.zeros(0, dtype=np.float32)
         raise AudioLoadError(path, str(e)) from e
-    mono = x.mean(axis=1, dtype=np.float32)
-    if native != sample_rate and mono.size:
-        mono = AF.resample(torch.from_numpy(mono), native, sample_rate).numpy()
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    except (AudioError, OSError) as e:
+        raise AudioLoadError(path, str(e)) from e

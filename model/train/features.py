@@ -27,7 +27,7 @@ from model.audio_errors import AudioError
 from model.config import EncoderConfig
 from model.data.base import MusicDataset
 from model.data.windowed import draw_offsets
-from model.encoder import LogMel
+from model.frontend import LogMel
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class LogMelCache:
         self.dataset = dataset
         self.cfg = cfg
         self.store = store if store is not None else FeatureStore(max_bytes)
-        self.frontend = LogMel(cfg).eval()
+        self.frontend = LogMel.from_config(cfg).eval()
         self.computed = 0
         self._frontend_key = (cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels,
                               cfg.f_min, cfg.f_max)

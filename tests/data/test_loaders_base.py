@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from model.audio import SilentAudio, decode
 from model.data.base import (
     AudioLoadError,
     DatasetError,
@@ -24,6 +25,7 @@ from model.data.base import (
     resolve_inside,
 )
 from model.schema import ConceptSchema
+from tests.utils.audio import encode, synth_music
 
 SCHEMA = ConceptSchema({"genre": ("rock", "jazz"), "mood": ("sad", "happy")}, facet_dim=4)
 
@@ -168,3 +170,22 @@ def test_mp3_segments_match_the_full_decode(tmp_path: Path) -> None:
         first = int(round(start * sr))
         seg = _load(tmp_path / "s.mp3", sr, start=start, duration=0.5)
         np.testing.assert_allclose(seg, full[first:first + 8000], atol=1e-6)
+
+
+def test_load_reads_what_ingest_reads_through_the_same_decoder(tmp_path: Path) -> None:
+    """m4a (AAC) and Opus go through model.audio.decode, as they do at ingest."""
+    x = synth_music(3.0, 44100, seed=3)
+    for fmt in ("m4a", "opus"):
+        path = tmp_path / f"s.{fmt}"
+        path.write_bytes(encode(x, 44100, fmt))
+        got = _load(path, 16000, start=1.0, duration=1.0)
+        want = decode(path, sample_rate=16000, start=1.0, duration=1.0).samples
+        np.testing.assert_array_equal(got, want)
+        assert got.size == 16000
+
+
+def test_load_keeps_silence_a_training_window_may_be_quiet(tmp_path: Path) -> None:
+    sf.write(tmp_path / "quiet.wav", np.zeros(8000, np.float32), 8000)
+    np.testing.assert_array_equal(_load(tmp_path / "quiet.wav", 8000), np.zeros(8000))
+    with pytest.raises(SilentAudio):  # the serving path still refuses it
+        decode(tmp_path / "quiet.wav", sample_rate=8000)

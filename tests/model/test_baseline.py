@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+import scipy.fft
 import torch
 
-from model.baseline import MFCCChroma, chroma_matrix, evaluate_baseline
+from model.baseline import MFCCChroma, chroma_matrix, dct_matrix, evaluate_baseline
 from model.data.generic_csv import load_manifest
 from tests.model.train.conftest import write_dataset
 from tests.utils.audio import tone
@@ -40,3 +41,26 @@ def test_baseline_evaluates_like_a_model(tmp_path):
                 "same_clip_r1", "same_track_r1", "train_seconds"):
         assert key in res, key
     assert 0 <= res["roc_auc"] <= 1 and res["triplet_full"] == res["triplet_sub"]
+
+
+def test_mfcc_is_the_orthonormal_dct_of_the_floored_log_mel():
+    f = MFCCChroma(16_000)
+    x = torch.from_numpy(np.stack([tone(440.0, 1.0, 16_000), 1e-3 * tone(3000.0, 1.0, 16_000)]))
+    with torch.no_grad():
+        power = f.front.power(x)
+        got = f.mfcc(power).numpy()
+    mel = np.einsum("bfn,fm->bmn", power.numpy().astype(np.float64), f.front.mel_fb.numpy())
+    db = 10 * np.log10(np.maximum(mel, 1e-10))
+    db = np.maximum(db, db.max(axis=(1, 2), keepdims=True) - 80.0)  # per window, not per batch
+    want = scipy.fft.dct(db, type=2, norm="ortho", axis=1)[:, :20]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-2)
+    with torch.no_grad():  # a window's features do not depend on the rest of the batch
+        torch.testing.assert_close(f(x[1:]), f(x)[1:], rtol=1e-5, atol=1e-4)
+
+
+def test_dct_matrix_hand_computed():
+    d = dct_matrix(3, 4).numpy()
+    k, n = np.arange(3)[:, None], np.arange(4)[None, :]
+    want = np.sqrt(2 / 4) * np.cos(np.pi * k * (2 * n + 1) / 8)
+    want[0] /= np.sqrt(2)
+    np.testing.assert_allclose(d, want, atol=1e-6)

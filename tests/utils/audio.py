@@ -15,6 +15,9 @@ from pathlib import Path
 import av
 import numpy as np
 import soundfile as sf
+import soxr
+
+from model.audio_resample import QUALITY, output_length
 
 SOUNDFILE_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
 # fmt -> (container, encoder, rates the encoder takes; others are converted to the last one)
@@ -149,3 +152,13 @@ def best_lag_correlation(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[fl
     values = xc[lags % size] / (np.linalg.norm(a64) * np.linalg.norm(b64))
     best = int(np.argmax(values))
     return float(values[best]), int(lags[best])
+
+
+def one_shot_resample(x: np.ndarray, source: int, target: int) -> np.ndarray:
+    """One soxr call over the whole (T,) signal, at model.audio.decode's length (the reference
+    for the streaming resampler)."""
+    if source == target:
+        return x
+    y = soxr.resample(x, source, target, quality=QUALITY)
+    n = output_length(len(x), source, target)
+    return np.pad(y, (0, max(0, n - len(y))))[:n]

@@ -5,7 +5,7 @@ import torch
 from model.audio import windows
 from model.config import EncoderConfig
 from model.data.generic_csv import load_manifest
-from model.encoder import LogMel
+from model.frontend import LogMel
 from model.train.features import (
     ClipWindows,
     FeatureStore,
@@ -27,13 +27,13 @@ def test_frame_starts_follow_the_serving_window_rule(frames):
 
 def test_window_frames_is_what_the_front_end_gives_a_window():
     x = torch.randn(1, CFG.clip_samples)
-    assert LogMel(CFG)(x).shape[2] == window_frames(CFG) == 16_000 // 256 + 1
+    assert LogMel.from_config(CFG)(x).shape[2] == window_frames(CFG) == 16_000 // 256 + 1
 
 
 def test_crop_of_clip_log_mel_matches_window_log_mel_inside():
     cfg = CFG
     wave = torch.randn(1, 3 * cfg.clip_samples)
-    mel = LogMel(cfg)
+    mel = LogMel.from_config(cfg)
     full = mel(wave)[0]
     w = window_frames(cfg)
     start = 2 * 62  # a frame boundary: 124 frames = 124 * 256 samples
