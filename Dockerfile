@@ -4,7 +4,7 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- dependencies: a virtual environment in /opt/venv, built before any code is copied ------
+# --- dependencies: the serving lock in /opt/venv, installed before any code is copied -------
 FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -12,18 +12,19 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /build
-COPY pyproject.toml docker/requirements.py ./
-# 1. torch and torchaudio from the PyTorch CPU index (the default Linux wheels on PyPI pull
-#    several GB of CUDA libraries); the pins come from pyproject.toml.
-RUN python requirements.py --only torch torchaudio > torch.txt \
-    && pip install --index-url https://download.pytorch.org/whl/cpu -r torch.txt
-# 2. everything else from PyPI. The list still names torch and torchaudio: pip finds the CPU
-#    builds already satisfy the pins (local version "+cpu" is ignored when matching) and
-#    leaves them; the check after it fails the build if a CUDA torch slipped in anyway.
-RUN python requirements.py > requirements.txt \
-    && pip install -r requirements.txt "setuptools>=69" wheel \
+COPY requirements/serve.lock requirements/
+# Exact versions, each checked against its sha256 (pip refuses anything else). torch is the
+# CPU build, a file of the PyTorch CPU index; the check after it fails the build if a CUDA
+# torch slipped in anyway.
+RUN pip install --require-hashes --find-links https://download.pytorch.org/whl/cpu/torch/ \
+        -r requirements/serve.lock \
     && pip check \
     && python -c "import sys, torch; sys.exit(f'CUDA torch {torch.__version__}' if torch.version.cuda else 0)"
+
+# --- the project as a wheel (setuptools and wheel come from the lock too) -------------------
+FROM deps AS wheel
+COPY . /src
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /dist /src
 
 # --- runtime --------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -42,14 +43,15 @@ RUN groupadd --system --gid 10001 musicprism \
     && mkdir -p /data \
     && chown musicprism:musicprism /data
 COPY --from=deps /opt/venv /opt/venv
-WORKDIR /app
-# The code, migrations and the trained model (model/weights/), owned by root: read-only to
-# the service. Installed in place (editable), so migrations/ and model/weights/ are found
-# beside the packages, as in a checkout.
-COPY . .
-RUN pip install --no-deps --no-build-isolation -e . \
-    && python -m compileall -q service model index migrations \
+# The wheel carries the code, the migrations and the trained model (package data), owned by
+# root: read-only to the service. Nothing is resolved here (--no-deps; pip check verifies).
+COPY --from=wheel /dist /tmp/dist
+RUN pip install --no-deps /tmp/dist/musicprism-*.whl \
+    && rm -rf /tmp/dist \
+    && pip check \
     && python -c "from service.app import DEFAULT_MODEL; from model.checkpoint import load_checkpoint; print('model', load_checkpoint(DEFAULT_MODEL).version)"
+WORKDIR /app
+COPY docker/healthcheck.py docker/healthcheck.py
 
 USER 10001:10001
 VOLUME ["/data"]

@@ -62,12 +62,12 @@ bench: install
 	$(PY) -m benchmarks.ingest $(BENCH_ARGS) --real $(DATA_DIR)/datasets/real --postgres $(TEST_POSTGRES_URL)
 
 # Regenerates requirements/*.lock from pyproject.toml with uv (itself hash-pinned in
-# requirements/tools.txt). Upgrade one dependency: edit its range in pyproject.toml if needed,
+# requirements/tools.lock). Upgrade one dependency: edit its range in pyproject.toml if needed,
 # then `make lock LOCK_ARGS="--upgrade-package NAME"`; everything: LOCK_ARGS=--upgrade.
 LOCK_ARGS ?=
-.venv-lock/bin/uv: requirements/tools.txt
+.venv-lock/bin/uv: requirements/tools.lock
 	test -x .venv-lock/bin/python || $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/python -m pip install --quiet --require-hashes -r requirements/tools.txt
+	.venv-lock/bin/python -m pip install --quiet --require-hashes -r requirements/tools.lock
 	touch $@
 
 lock: .venv-lock/bin/uv

@@ -65,6 +65,9 @@ class MFCCChroma(nn.Module):
         n_fft, hop_length, n_mels: the STFT and mel parameters (the encoder's defaults).
     """
 
+    dct: torch.Tensor  # (N_MFCC, n_mels)
+    chroma: torch.Tensor  # (N_CHROMA, n_fft // 2 + 1)
+
     def __init__(self, sample_rate: int = 16_000, n_fft: int = 2048, hop_length: int = 256,
                  n_mels: int = 64) -> None:
         super().__init__()

@@ -22,6 +22,9 @@ from model.config import EncoderConfig
 from model.encoder import Encoder
 from model.schema import ConceptSchema
 
+#: The model musicprism ships and serves by default (package data: it is in the wheel).
+SHIPPED_MODEL = Path(__file__).resolve().parent / "weights" / "musicprism-default.pt"
+
 FORMAT = "musicprism-checkpoint"
 #: 2: the front end's window and mel filterbank are no longer stored (they follow from the
 #: config, model.frontend). 1: they were, under torchaudio's names; such files still load.

@@ -17,7 +17,8 @@ import torch
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from model.checkpoint import load_checkpoint
+from model.checkpoint import SHIPPED_MODEL, load_checkpoint
+from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
 from service.api.routes import admin, health, search, similar, tracks
@@ -28,9 +29,7 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = (
-    Path(__file__).resolve().parent.parent / "model" / "weights" / "musicprism-default.pt"
-)
+DEFAULT_MODEL = SHIPPED_MODEL
 
 
 def resolve_model_path(settings: Settings) -> Path:
@@ -96,12 +95,15 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
         version="0.1.0",
         summary="Music similarity and tagging with per-facet explanations.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_docs, not from FastAPI's CDN page
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
     for module in (health, tracks, similar, search, admin):
         app.include_router(module.router)
+    install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     install_observability(app)
     return app

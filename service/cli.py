@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # the catalog imports torch: keep `musicprism --help` fast
 
 log = logging.getLogger("musicprism")
 
+#: Modules only the [train] extra installs (training, evaluation, the benchmark corpus).
+TRAIN_ONLY_MODULES = frozenset({"music21", "sklearn", "matplotlib"})
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -205,6 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("debug" if args.verbose else "info")
     try:
         return int(args.func(args))
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in TRAIN_ONLY_MODULES:
+            raise
+        sys.stderr.write(
+            f"musicprism: '{args.command}' needs the training extras ({exc.name} is not "
+            "installed): pip install 'musicprism[train]', or `make install` in a checkout\n"
+        )
+        return 1
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))

@@ -24,8 +24,9 @@ import service
 
 logger = logging.getLogger(__name__)
 
-# migrations/ sits at the repository root, beside the service package.
-MIGRATIONS_DIR = Path(service.__file__).resolve().parent.parent / "migrations"
+# The migrations and their alembic.ini are package data of service/ (they ship in the wheel).
+MIGRATIONS_DIR = Path(service.__file__).resolve().parent / "migrations"
+ALEMBIC_INI = MIGRATIONS_DIR / "alembic.ini"
 
 # How long a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -90,19 +91,17 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(url: str) -> Config:
-    """An Alembic config for this repository's migrations, targeting ``url``.
+    """The Alembic config of the shipped migrations (``ALEMBIC_INI``), targeting ``url``.
 
     The URL travels in ``Config.attributes`` rather than through the ini parser, so a ``%``
     in it (URL-encoded options) needs no escaping; migrations/env.py reads it from there.
 
     Raises:
-        FileNotFoundError: the migrations folder is not beside the service package (a wheel
-            installed without the repository).
+        FileNotFoundError: the migrations are missing from the package (a broken install).
     """
-    if not (MIGRATIONS_DIR / "env.py").is_file():
+    if not (MIGRATIONS_DIR / "env.py").is_file() or not ALEMBIC_INI.is_file():
         raise FileNotFoundError(f"migrations not found at {MIGRATIONS_DIR}")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg = Config(str(ALEMBIC_INI))
     cfg.attributes["database_url"] = url
     return cfg
 
@@ -145,7 +144,8 @@ class DatabaseNotMigrated(RuntimeError):
         self.current, self.head = current, head
         super().__init__(
             f"the database is at revision {current or 'none (empty)'}, the code needs {head}: "
-            "run `musicprism migrate` (or `alembic upgrade head`) first"
+            "run `musicprism migrate` (or `alembic -c service/migrations/alembic.ini upgrade "
+            "head`) first"
         )
 
 

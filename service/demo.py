@@ -17,8 +17,8 @@ class ModelMissing(FileNotFoundError):
     def __init__(self, path: Path) -> None:
         self.path = path
         super().__init__(
-            f"no trained model at {path}: train one with `musicprism train configs/default.yaml` "
-            "or set MUSICPRISM_MODEL_PATH"
+            f"no trained model at {path}: train one with `musicprism train default` "
+            "(model/configs/default.yaml) or set MUSICPRISM_MODEL_PATH"
         )
 
 

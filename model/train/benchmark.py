@@ -1,7 +1,7 @@
 """The comparison table: every variant trained and evaluated under one budget.
 
-A *variant* is a full training config (``configs/benchmark/*.yaml``, run in name order); a
-*budget* (``configs/budgets/*.yaml``) is a partial config laid over every variant (data,
+A *variant* is a full training config (``model/configs/benchmark/*.yaml``, run in name order); a
+*budget* (``model/configs/budgets/*.yaml``) is a partial config laid over every variant (data,
 subset sizes, architecture, batch size, threads) whose ``epochs`` is the total number of
 epochs of a run: a variant with self-supervised pretraining keeps its own split between the
 two stages (``pretrain_epochs / (pretrain_epochs + epochs)``) within that total. The MFCC /

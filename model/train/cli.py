@@ -18,8 +18,8 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "configs"
+#: The training configs ship with the package (model/configs/).
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _command(args: argparse.Namespace, positional: tuple[str, ...],
@@ -46,7 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from model.train.builders import load_config
     from model.train.run import train
 
-    cfg = load_config(args.config, args.set)
+    cfg = load_config(resolve_config(args.config), args.set)
     run_dir = args.run_dir or Path("runs") / cfg.name
     result = train(cfg, run_dir, resume=not args.no_resume, progress=not args.quiet,
                    command=_command(args, ("config",), ("set", "data", "run_dir", "ship")),
@@ -80,16 +80,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_budget(name: str) -> Path:
-    """A budget file path, or the name of one in ``configs/budgets/``."""
+def _resolve(name: str, folder: Path, what: str) -> Path:
+    """A YAML file path, or the name of one shipped in ``folder``."""
     p = Path(name)
     if p.is_file():
         return p
-    candidate = CONFIGS / "budgets" / f"{name}.yaml"
+    candidate = folder / f"{name}.yaml"
     if candidate.is_file():
         return candidate
-    valid = sorted(f.stem for f in (CONFIGS / "budgets").glob("*.yaml"))
-    raise FileNotFoundError(f"no budget '{name}'; valid: {', '.join(valid)} or a YAML file")
+    valid = sorted(f.stem for f in folder.glob("*.yaml"))
+    raise FileNotFoundError(f"no {what} '{name}'; valid: {', '.join(valid)} or a YAML file")
+
+
+def resolve_config(name: str) -> Path:
+    """A training config path, or the name of one in ``model/configs/`` (e.g. ``default``)."""
+    return _resolve(name, CONFIGS, "training config")
+
+
+def resolve_budget(name: str) -> Path:
+    """A budget file path, or the name of one in ``model/configs/budgets/``."""
+    return _resolve(name, CONFIGS / "budgets", "budget")
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -109,7 +119,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``train``, ``evaluate`` and ``benchmark`` to the ``musicprism`` parser."""
     p = subparsers.add_parser("train", help="train an encoder from a YAML config")
-    p.add_argument("config", type=Path, help="YAML training config (see configs/)")
+    p.add_argument("config", help="YAML training config: a file, or the name of one in "
+                                   "model/configs/ (e.g. default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set loss.ssl.method=ntxent")
     p.add_argument("--data", type=Path, default=None, help="dataset directory (data.path)")
@@ -137,7 +148,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     p = subparsers.add_parser("benchmark", help="train and evaluate every variant under one "
                                                 "budget and write the comparison table")
-    p.add_argument("--budget", default="bench", help="budget name in configs/budgets/ or file")
+    p.add_argument("--budget", default="bench",
+                   help="budget name in model/configs/budgets/ or file")
     p.add_argument("--variants", type=Path, default=CONFIGS / "benchmark",
                    help="directory of variant configs (run in name order)")
     p.add_argument("--only", action="append", default=None, metavar="NAME",

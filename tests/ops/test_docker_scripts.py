@@ -1,5 +1,5 @@
-"""docker/requirements.py and docker/healthcheck.py, run as the image runs them; the health
-check against a real uvicorn server serving the service's own /healthz route."""
+"""docker/healthcheck.py, run as the image runs it, against a real uvicorn server serving the
+service's own /healthz route."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -26,28 +24,6 @@ SCRIPTS = ROOT / "docker"
 def run(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPTS / script), *args], capture_output=True,
                           text=True, timeout=30, cwd=ROOT, env=env)
-
-
-# --- requirements.py -----------------------------------------------------------------------------
-def test_requirements_lists_the_pyproject_dependencies() -> None:
-    with open(ROOT / "pyproject.toml", "rb") as f:
-        deps = tomllib.load(f)["project"]["dependencies"]
-    done = run("requirements.py", "--pyproject", str(ROOT / "pyproject.toml"))
-    assert done.returncode == 0 and done.stdout.splitlines() == deps
-
-
-def test_requirements_only_picks_by_canonical_name(tmp_path: Path) -> None:
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\ndependencies = ["Torch_Audio==2.*", "numpy>=2", '
-                         '"uvicorn[standard]==0.54.*", "psycopg[binary] ; python_version>\'3\'"]\n')
-    done = run("requirements.py", "--pyproject", str(pyproject),
-               "--only", "uvicorn", "torch-audio", "PSYCOPG")
-    assert done.stdout.splitlines() == ["uvicorn[standard]==0.54.*", "Torch_Audio==2.*",
-                                        "psycopg[binary] ; python_version>'3'"]
-    missing = run("requirements.py", "--pyproject", str(pyproject), "--only", "torch")
-    assert missing.returncode == 1
-    assert "not in [project].dependencies: torch" in missing.stderr
-    assert "have: numpy, psycopg, torch-audio, uvicorn" in missing.stderr
 
 
 # --- healthcheck.py against a real server --------------------------------------------------------

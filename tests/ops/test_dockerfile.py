@@ -1,14 +1,12 @@
 """The Dockerfile and .dockerignore, parsed and checked against the package without a Docker
-engine: base image, CPU torch from the pyproject pins, dependency layer before the code,
-non-root user, data volume, health check, and an entry point and commands that exist."""
+engine: base image, dependencies from the serving lock (CPU torch), dependency layer before the
+code, the project installed as its wheel, non-root user, data volume, health check, and an
+entry point and commands that exist."""
 
 from __future__ import annotations
 
 import argparse
-import ast
 import shlex
-import subprocess
-import sys
 import tomllib
 
 import pytest
@@ -28,7 +26,7 @@ from tests.ops.files import (
     parse_dockerfile,
 )
 
-CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+CPU_TORCH = "https://download.pytorch.org/whl/cpu/torch/"
 MODEL = "model/weights/musicprism-default.pt"
 
 
@@ -59,53 +57,50 @@ def run_commands(stage: Stage) -> list[str]:
 
 
 # --- stages and layers ---------------------------------------------------------------------------
-def test_two_stages_on_slim_python_311(parsed: tuple[dict[str, str], list[Stage]]) -> None:
+def test_dependencies_wheel_and_runtime_stages_on_slim_python_311(
+    parsed: tuple[dict[str, str], list[Stage]]
+) -> None:
     args, stages = parsed
-    assert [s.name for s in stages] == ["deps", "runtime"]
-    for stage in stages:
+    assert [s.name for s in stages] == ["deps", "wheel", "runtime"]
+    for stage in (stages[0], stages[2]):
         base = expand_args(stage.base, args)
         assert base.startswith("python:3.11-slim"), base
+    assert stages[1].base == "deps"  # the wheel is built with the locked setuptools
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert ">=3.11" in requires
 
 
-def test_torch_comes_from_the_cpu_index_with_the_pyproject_pins(
-    parsed: tuple[dict[str, str], list[Stage]], pyproject: dict
+def test_dependencies_come_from_the_serving_lock_with_cpu_torch(
+    parsed: tuple[dict[str, str], list[Stage]]
 ) -> None:
-    deps = parsed[1][0]
-    runs = run_commands(deps)
-    torch_runs = [r for r in runs if CPU_INDEX in r]
-    assert len(torch_runs) == 1
-    words = shlex.split(torch_runs[0])
-    assert words[words.index("--index-url") + 1] == CPU_INDEX
-    assert words[words.index("-r") + 1] == "torch.txt"
-    assert words[: words.index("&&")] == ["python", "requirements.py", "--only", "torch",
-                                          "torchaudio", ">", "torch.txt"]
-    pins = subprocess.run(
-        [sys.executable, str(ROOT / "docker" / "requirements.py"), "--pyproject",
-         str(ROOT / "pyproject.toml"), "--only", "torch", "torchaudio"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()
-    assert pins == ["torch==2.11.*", "torchaudio==2.11.*"]
-    assert set(pins) <= set(pyproject["project"]["dependencies"])
-    # the rest comes after, from PyPI, with a guard against a CUDA build
-    rest = runs[runs.index(torch_runs[0]) + 1]
-    assert "pip install -r requirements.txt" in rest and "--index-url" not in rest
-    assert "torch.version.cuda" in rest and "pip check" in rest
+    runs = run_commands(parsed[1][0])
+    (install,) = [r for r in runs if "pip install" in r]
+    words = shlex.split(install)
+    assert words[:2] == ["pip", "install"] and "--require-hashes" in words
+    assert words[words.index("-r") + 1] == "requirements/serve.lock"
+    assert words[words.index("--find-links") + 1] == CPU_TORCH
+    assert "--index-url" not in words and "--extra-index-url" not in words
+    assert "torch.version.cuda" in install and "pip check" in install
 
 
 def test_dependencies_are_installed_before_the_code_is_copied(
     parsed: tuple[dict[str, str], list[Stage]], runtime: Stage
 ) -> None:
-    deps = parsed[1][0]
-    copies = [i.args for i in deps.all("COPY")]
-    assert copies == ["pyproject.toml docker/requirements.py ./"]  # no code in that stage
+    deps, wheel = parsed[1][0], parsed[1][1]
+    assert [i.args for i in deps.all("COPY")] == ["requirements/serve.lock requirements/"]
+    assert [i.args for i in wheel.all("COPY")] == [". /src"]
+    (build,) = run_commands(wheel)
+    assert shlex.split(build)[:5] == ["pip", "wheel", "--no-deps", "--no-build-isolation",
+                                      "--wheel-dir"]
     order = [(i.keyword, i.args) for i in runtime.instructions]
     venv = order.index(("COPY", "--from=deps /opt/venv /opt/venv"))
-    code = order.index(("COPY", ". ."))
+    dist = order.index(("COPY", "--from=wheel /dist /tmp/dist"))
     install = next(n for n, (k, a) in enumerate(order) if k == "RUN" and "pip install" in a)
-    assert venv < code < install
-    assert "--no-deps" in order[install][1]  # nothing is resolved once the code is in
+    assert venv < dist < install
+    words = shlex.split(order[install][1])
+    assert words[:4] == ["pip", "install", "--no-deps", "/tmp/dist/musicprism-*.whl"]
+    assert "pip check" in order[install][1]  # nothing is resolved once the code is in
+    assert not [a for k, a in order if k == "COPY" and a.startswith(". ")]  # no source tree
 
 
 def test_runs_as_a_non_root_user_that_owns_the_data_volume(runtime: Stage) -> None:
@@ -170,36 +165,24 @@ def test_health_check_uses_python_on_healthz(runtime: Stage) -> None:
 
 
 # --- the model and the build context -------------------------------------------------------------
-def default_model_path() -> str:
-    """service/app.py's DEFAULT_MODEL relative to the repository, read from its source."""
-    tree = ast.parse((ROOT / "service" / "app.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and [t.id for t in node.targets
-                                             if isinstance(t, ast.Name)] == ["DEFAULT_MODEL"]:
-            parts = sorted((c.col_offset, c.value) for c in ast.walk(node.value)
-                           if isinstance(c, ast.Constant) and isinstance(c.value, str))
-            return "/".join(value for _, value in parts)
-    raise AssertionError("DEFAULT_MODEL not found in service/app.py")
+def test_the_image_loads_the_shipped_model_from_the_wheel_at_build_time(runtime: Stage) -> None:
+    from service.app import DEFAULT_MODEL
 
-
-def test_the_image_loads_the_shipped_model_at_build_time(runtime: Stage) -> None:
-    assert default_model_path() == MODEL
+    assert DEFAULT_MODEL == ROOT / MODEL and DEFAULT_MODEL.stat().st_size > 0
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        package_data = tomllib.load(f)["tool"]["setuptools"]["package-data"]
+    assert "weights/*.pt" in package_data["model"]  # the wheel carries it
     checks = [r for r in run_commands(runtime) if "load_checkpoint(DEFAULT_MODEL)" in r]
     assert len(checks) == 1 and "from service.app import DEFAULT_MODEL" in checks[0]
     patterns = dockerignore_patterns(DOCKERIGNORE.read_text(encoding="utf-8"))
     assert not is_ignored(MODEL, patterns)
 
 
-@pytest.mark.skipif(not (ROOT / MODEL).exists(), reason=f"{MODEL} is not committed yet")
-def test_the_shipped_model_is_in_the_repository() -> None:
-    assert (ROOT / MODEL).stat().st_size > 0
-
-
 @pytest.mark.parametrize(
     "path",
-    ["service/app.py", "model/encoder.py", "index/facet_set.py", "migrations/env.py",
-     "alembic.ini", "pyproject.toml", "README.md", "docker/healthcheck.py",
-     "docker/requirements.py", MODEL],
+    ["service/app.py", "model/encoder.py", "index/facet_set.py", "service/migrations/env.py",
+     "service/migrations/alembic.ini", "pyproject.toml", "README.md", "docker/healthcheck.py",
+     "requirements/serve.lock", "model/configs/default.yaml", MODEL],
 )
 def test_the_build_context_keeps(path: str) -> None:
     assert not is_ignored(path, dockerignore_patterns(DOCKERIGNORE.read_text(encoding="utf-8")))

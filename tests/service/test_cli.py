@@ -160,3 +160,42 @@ def test_serving_an_unmigrated_database_is_refused(tmp_path: Path, empty_databas
     )
     with pytest.raises(DatabaseNotMigrated, match="run `musicprism migrate`"):
         build_catalog(settings)
+
+
+def test_a_training_command_without_the_training_extras_says_what_to_install(
+    monkeypatch, capsys
+):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_music21(name, *args, **kwargs):
+        if name.split(".")[0] == "music21":
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_music21)
+    monkeypatch.setattr("service.cli._plugins", lambda: [_needs_music21])
+    assert main(["needs-music21"]) == 1
+    err = capsys.readouterr().err
+    assert "'needs-music21' needs the training extras (music21 is not installed)" in err
+    assert "pip install 'musicprism[train]'" in err
+
+
+def _needs_music21(subparsers) -> None:
+    def run(_args) -> int:
+        import music21  # noqa: F401
+
+        return 0
+
+    subparsers.add_parser("needs-music21").set_defaults(func=run)
+
+
+def test_other_missing_modules_are_not_blamed_on_the_extras(monkeypatch):
+    def run(_args) -> int:
+        raise ModuleNotFoundError("No module named 'faiss'", name="faiss")
+
+    monkeypatch.setattr("service.cli._plugins",
+                        lambda: [lambda sub: sub.add_parser("x").set_defaults(func=run)])
+    with pytest.raises(ModuleNotFoundError, match="faiss"):
+        main(["x"])

@@ -4,7 +4,7 @@ Real recorded music from a Debian game-music package (fetched with `apt-get down
 `musicprism dataset real` does) is ingested; random 10 s excerpts, re-encoded as MP3, must
 find their own track: first, identified by the audio fingerprint, and near the top by the
 embedding alone. This is what a catalogue owner checks first. The package,
-singularity-music, is held out of the default model's training (configs/default.yaml trains
+singularity-music, is held out of the default model's training (model/configs/default.yaml trains
 on the three other packages as unlabelled audio).
 """
 

@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_head_is_the_fingerprint_migration() -> None:
     assert head_revision() == "0003"
-    assert MIGRATIONS_DIR == REPO_ROOT / "migrations"
+    assert MIGRATIONS_DIR == REPO_ROOT / "service" / "migrations"
 
 
 def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
@@ -74,11 +74,12 @@ def test_store_state_starts_at_zero(database_url: str) -> None:
 
 
 def test_alembic_cli_reads_database_url_from_environment(empty_database_url: str) -> None:
-    """What the deployment's migrate step runs: ``alembic upgrade head`` with DATABASE_URL."""
+    """``alembic -c service/migrations/alembic.ini upgrade head`` with DATABASE_URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICPRISM_")}
     env["DATABASE_URL"] = empty_database_url
     result = subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        [sys.executable, "-m", "alembic", "-c", "service/migrations/alembic.ini", "upgrade",
+         "head"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -96,7 +97,8 @@ def test_alembic_cli_defaults_to_sqlite_under_the_data_dir(tmp_path: Path) -> No
     env.pop("DATABASE_URL", None)
     env["MUSICPRISM_DATA_DIR"] = str(tmp_path / "new" / "data")
     result = subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        [sys.executable, "-m", "alembic", "-c", "service/migrations/alembic.ini", "upgrade",
+         "head"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

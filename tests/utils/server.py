@@ -43,15 +43,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def subprocess_env(overrides: Mapping[str, str]) -> dict[str, str]:
+def subprocess_env(overrides: Mapping[str, str], *, repo_on_path: bool = True) -> dict[str, str]:
     """This process's environment without any ``MUSICPRISM_*`` / ``DATABASE_URL`` setting
-    (the test's own settings must be the only ones), plus ``overrides``."""
+    (the test's own settings must be the only ones), plus ``overrides``; the checkout goes
+    first on PYTHONPATH unless ``repo_on_path`` is false (an installed package is tested)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not (k.startswith("MUSICPRISM_") or k == "DATABASE_URL")
     }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    if repo_on_path:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    else:
+        env.pop("PYTHONPATH", None)
     env.update(overrides)
     return env
 
@@ -116,6 +120,8 @@ def start_server(
     migrate: bool = False,
     ready_timeout: float = 180.0,
     args: Sequence[str] = (),
+    executable: Sequence[str] | None = None,
+    cwd: Path = REPO_ROOT,
 ) -> Server:
     """Start ``musicprism serve`` on a free port and wait until it is ready.
 
@@ -126,6 +132,9 @@ def start_server(
         ready_timeout: seconds to wait for ``/readyz`` (a guard against hangs, not a
             performance assertion: start-up imports torch).
         args: more ``serve`` flags, e.g. ``("--workers", "2")``.
+        executable: the ``musicprism`` command to run (default: this checkout's, through
+            this interpreter); another one runs without the checkout on PYTHONPATH.
+        cwd: the working directory of the server.
 
     Raises:
         ServerError: the server exited or did not get ready.
@@ -136,9 +145,9 @@ def start_server(
         command.append("--no-migrate")
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            musicprism_command(*command),
-            cwd=REPO_ROOT,
-            env=subprocess_env(env),
+            musicprism_command(*command) if executable is None else [*executable, *command],
+            cwd=cwd,
+            env=subprocess_env(env, repo_on_path=executable is None),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

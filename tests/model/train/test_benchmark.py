@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 
 from model.train.benchmark import (
@@ -10,9 +8,8 @@ from model.train.benchmark import (
     variant_config,
     write_doc,
 )
+from model.train.cli import CONFIGS
 from tests.model.train.conftest import tiny_dict
-
-CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 
 def test_budget_overrides_variants_and_keeps_the_pretraining_share():

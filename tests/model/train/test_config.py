@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -12,10 +10,9 @@ from model.train.builders import (
     merge,
     parse_override,
 )
+from model.train.cli import CONFIGS
 from model.train.config import LossConfig, SSLConfig, TrainConfig
 from tests.model.train.conftest import tiny_dict
-
-CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 
 def test_defaults_round_trip_through_yaml():
