@@ -59,7 +59,7 @@ def synthetic_rows(model: Any, n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """
     import torch
 
-    from model.facets import to_full_space
+    from layout.facets import to_full_space
 
     schema = model.schema
     rng = np.random.default_rng(seed + 1)

@@ -56,7 +56,7 @@ from benchmarks.index_scale_summary import physical_bound, target_verdict
 from benchmarks.measure import choose, sweep, tune_and_measure
 from benchmarks.synthetic import CatalogueSpec, make_catalogue
 from index import FacetIndexSet, set_threads
-from model.schema import ConceptSchema
+from layout.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ METHOD = """\
 Method. Catalogue: `benchmarks.synthetic.make_catalogue` (D = 256, facets genre / mood /
 instrument / era of 64 dims; per facet 300 Gaussian clusters in 30 families, Zipf
 popularity, per-cluster spread and rank-12 noise subspace; facets coupled with probability
-0.5, otherwise independent; then `model.facets.to_full_space`). Queries are held-out draws
+0.5, otherwise independent; then `layout.facets.to_full_space`). Queries are held-out draws
 from the same distribution. Recall@10 is against exact search (`IDMap2,Flat`) of the same
 query kind. Every configuration is built through `index.FacetIndexSet` (full space + 4
 facet indexes) on all cores; its search knob (nprobe / efSearch) is swept with batched

@@ -12,7 +12,7 @@ Each facet slice (genre, mood, ...) is drawn from its own mixture of Gaussian cl
   track takes the cluster its first-facet cluster is linked to (jazz tends to be acoustic),
   otherwise an independent draw.
 
-Raw vectors then go through ``model.facets.to_full_space``. Generation is chunked (bounded
+Raw vectors then go through ``layout.facets.to_full_space``. Generation is chunked (bounded
 temporary memory at 1M tracks) and seeded per chunk.
 """
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.facets import to_full_space
-from model.schema import ConceptSchema
+from layout.facets import to_full_space
+from layout.schema import ConceptSchema
 
 CHUNK = 65_536
 

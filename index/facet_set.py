@@ -1,6 +1,6 @@
 """The full-space index and one index per facet, over the same track ids.
 
-Vectors given to the set are *full-space vectors* (``model.facets.to_full_space``): each
+Vectors given to the set are *full-space vectors* (``layout.facets.to_full_space``): each
 facet slice L2-normalised and scaled by 1/sqrt(K). The full-space index stores them as they
 are; facet ``c``'s index stores the slice times sqrt(K) (unit norm), so its inner product is
 that facet's cosine. A model with one facet (``all``) has a single index serving both roles.
@@ -23,9 +23,9 @@ from index.errors import IndexReadOnly, IndexSchemaMismatch, SnapshotCorrupt
 from index.factory import DEFAULT_FACTORY
 from index.faiss_index import FaissIndex, IdsLike
 from index.snapshot import current_snapshot, read_meta, write_snapshot
-from model import facets as layout
-from model.facets import FacetWeightError
-from model.schema import ConceptSchema
+from layout import facets as layout
+from layout.facets import FacetWeightError
+from layout.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class FacetIndexSet:
             bad = np.flatnonzero((np.abs(norms - expected) > NORM_TOLERANCE) & (norms > 1e-6))
             if bad.size:
                 raise ValueError(
-                    f"xb rows must be full-space vectors (model.facets.to_full_space): row "
+                    f"xb rows must be full-space vectors (layout.facets.to_full_space): row "
                     f"{bad[0]} has facet '{f.name}' of norm {norms[bad[0]]:.4f}, expected "
                     f"{expected:.4f} or 0"
                 )
@@ -209,7 +209,7 @@ class FacetIndexSet:
 
         With ``weights=None`` the score is the full-space inner product (the mean facet
         cosine). With exactly one facet weighted, that facet's index is searched; otherwise
-        the full-space index is searched with ``model.facets.weighted_query``. Filters run
+        the full-space index is searched with ``layout.facets.weighted_query``. Filters run
         inside FAISS (see ``FaissIndex.search``).
 
         Args:
@@ -230,7 +230,7 @@ class FacetIndexSet:
         filters: dict[str, Any] = dict(allow_ids=allow_ids, exclude_ids=exclude_ids)
         if weights is None:
             return self._full.search(xq, k, **filters)
-        w = self._check_weights(weights)
+        w = layout.check_weights(weights, self.schema)
         active = [name for name, value in w.items() if value > 0]
         if len(active) == 1 and self._k > 1:
             (name,) = active
@@ -238,21 +238,6 @@ class FacetIndexSet:
             distances, labels = self._facets[name].search(part, k, **filters)
             return distances * np.float32(w[name]), labels
         return self._full.search(layout.weighted_query(xq, w, self.schema), k, **filters)
-
-    def _check_weights(self, weights: Mapping[str, float]) -> dict[str, float]:
-        names = self.schema.facet_names
-        out: dict[str, float] = {}
-        for name, value in weights.items():
-            if name not in names:
-                raise FacetWeightError(f"unknown facet '{name}'; valid facets: {', '.join(names)}")
-            if not np.isfinite(value) or value < 0:
-                raise FacetWeightError(
-                    f"weight for facet '{name}' must be finite and >= 0, got {value}"
-                )
-            out[name] = float(value)
-        if sum(out.values()) <= 0:
-            raise FacetWeightError("facet weights sum to zero")
-        return out
 
     def facet_cosines(self, query: int | np.ndarray, ids: Iterable[int]) -> np.ndarray:
         """Per-facet cosines between a track (id) or full-space vector (D,) and tracks.

@@ -27,7 +27,7 @@ from index.arrays import check_ids, check_vectors
 from index.errors import UnknownIds
 from index.facet_set import FacetIndexSet, query_vector
 from index.faiss_index import IdsLike
-from model import facets as layout
+from layout import facets as layout
 
 DELTA_FACTORY = "IDMap2,Flat"
 

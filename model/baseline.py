@@ -22,11 +22,12 @@ import scipy.fft
 import torch
 from torch import nn
 
+from layout.facets import to_full_space
+from layout.schema import ConceptSchema
+from layout.tags import tag_cosines
 from model.data.base import MusicDataset
 from model.evaluation.evaluate import WindowOutputs, aggregate, embed_clips, evaluate_window_fn
-from model.facets import to_full_space
 from model.frontend import LogMel
-from model.schema import ConceptSchema
 from model.train import tag_head
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class BaselineModel:
         """(W, n) -> ((W, 64) full-space vectors, (W, T) calibrated tag probabilities)."""
         v = to_full_space(((self.raw(frames) - self.mean) / self.std).astype(np.float32),
                           self.schema)
-        cos = tag_head.tag_cosines(v, self.proxies, self.schema)
+        cos = tag_cosines(v, self.proxies, self.schema)
         logits = cos * self.calibration.scale + self.calibration.bias
         return v, (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
@@ -154,8 +155,8 @@ def fit_baseline(train: MusicDataset, val: MusicDataset, *, sample_rate: int,
         vv, vy = _track_vectors(model, val, va_raw)
     else:
         vv, vy = tv[:0], ty[:0]
-    model.calibration = tag_head.calibrate(tag_head.tag_cosines(vv, model.proxies, schema), vy,
-                                           tag_head.tag_cosines(tv, model.proxies, schema), ty)
+    model.calibration = tag_head.calibrate(tag_cosines(vv, model.proxies, schema), vy,
+                                           tag_cosines(tv, model.proxies, schema), ty)
     return model
 
 

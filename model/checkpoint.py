@@ -12,15 +12,17 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from layout.schema import ConceptSchema
 from model.config import EncoderConfig
 from model.encoder import Encoder
-from model.schema import ConceptSchema
 
 #: The model musicprism ships and serves by default (package data: it is in the wheel).
 SHIPPED_MODEL = Path(__file__).resolve().parent / "weights" / "musicprism-default.pt"
@@ -61,6 +63,12 @@ class LoadedModel:
     @property
     def config(self) -> EncoderConfig:
         return self.encoder.cfg
+
+    @cached_property
+    def tag_proxies(self) -> np.ndarray:
+        """(T, d) float32 unit tag proxies, row t in the facet of tag t's concept (a cosine
+        head; :mod:`layout.tags` does the tag maths with them)."""
+        return self.encoder.head.proxy_vectors().numpy().astype(np.float32)
 
     @property
     def version(self) -> str:

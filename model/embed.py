@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from layout.facets import mean_full_space, to_full_space
 from model.audio import windows as frame_windows
 from model.checkpoint import LoadedModel
-from model.facets import mean_full_space, to_full_space
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 The log-mel front end (:mod:`model.frontend`) lives inside the module (STYLE.md rule 6), so
 training and serving preprocess identically. The embedding z in R^D is split into the facets of a
-:class:`~model.schema.ConceptSchema` (Lee et al., ICASSP/ISMIR 2020: fixed disjoint slices,
+:class:`~layout.schema.ConceptSchema` (Lee et al., ICASSP/ISMIR 2020: fixed disjoint slices,
 one per concept). The tag head is either cosine (each tag's proxy lives in its concept's
 facet: Lee et al. (e)/(f), Zhai & Wu's NormSoftmax) or a plain dense layer (Lee et al. (c)).
 """
@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from layout.facets import unit_facets
+from layout.schema import ConceptSchema
 from model.config import EncoderConfig
 from model.frontend import LogMel
-from model.schema import ConceptSchema
 
 
 @dataclass
@@ -26,12 +27,6 @@ class EncoderOutput:
 
     embedding: torch.Tensor
     logits: torch.Tensor
-
-
-def normalize_facets(z: torch.Tensor, schema: ConceptSchema) -> torch.Tensor:
-    """(B, D) -> (B, D) with every facet slice L2-normalised on its own."""
-    parts = [F.normalize(z[:, f.slice], dim=1) for f in schema.facets]
-    return torch.cat(parts, dim=1)
 
 
 class ConvBlock(nn.Module):
@@ -73,8 +68,9 @@ class TagHead(nn.Module):
 
     def cosines(self, z: torch.Tensor) -> torch.Tensor:
         """(B, D) raw embedding -> (B, T) cosine between each tag's facet and its proxy."""
-        zf = z.view(z.shape[0], len(self.schema.facets), self.schema.facet_dim)  # (B, K, d)
-        zf = F.normalize(zf, dim=2)[:, self.facet_index]  # (B, T, d)
+        zf = unit_facets(z, self.schema)  # (B, D), each facet a unit vector
+        zf = zf.view(z.shape[0], len(self.schema.facets), self.schema.facet_dim)  # (B, K, d)
+        zf = zf[:, self.facet_index]  # (B, T, d)
         p = F.normalize(self.proxies, dim=1)  # (T, d)
         return (zf * p.unsqueeze(0)).sum(dim=2)
 

@@ -25,11 +25,11 @@ from index.errors import IndexNotReady, IndexSchemaMismatch, SnapshotCorrupt
 from index.facet_set import FacetIndexSet
 from index.layered import LayeredIndex
 from index.snapshot import compaction_lock, current_snapshot
+from layout.facets import facet_cosines, parse_weights, weighted_query
 from model import audio
 from model import fingerprint as fingerprints
 from model.checkpoint import LoadedModel
 from model.embed import Embedder, TrackEmbedding
-from model.facets import facet_cosines, parse_weights, weighted_query
 from service import store
 from service.errors import EmbeddingNotFound, IsrcConflict, TrackNotFound, UnknownTag
 from service.models import Track

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from layout.schema import ConceptSchema
 from model.audio import AudioError, InvalidRange, decode
-from model.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 

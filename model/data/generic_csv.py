@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from layout.schema import ConceptSchema
 from model.data.base import (
     DEFAULT_SPLIT_FRACTIONS,
     SPLITS,
@@ -44,7 +45,6 @@ from model.data.base import (
     hash_split,
     resolve_inside,
 )
-from model.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from layout.schema import ConceptSchema
 from model.data.base import (
     DatasetError,
     MusicDataset,
@@ -32,7 +33,6 @@ from model.data.base import (
     check_files,
     resolve_inside,
 )
-from model.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from layout.schema import ConceptSchema
 from model.data.base import (
     DatasetError,
     MusicDataset,
@@ -42,7 +43,6 @@ from model.data.base import (
     read_list,
     resolve_inside,
 )
-from model.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+from layout.schema import ConceptSchema
 from model.data.base import (
     DatasetError,
     MusicDataset,
@@ -35,7 +36,6 @@ from model.data.base import (
     read_list,
     resolve_inside,
 )
-from model.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ at least half a window). A *window function* maps the windows to full-space vect
 probabilities (for a checkpoint: :class:`model.embed.Embedder`). Tracks are the manifest's
 ``track_id`` groups (``level="track"``, the default: the clips of one piece together, as Lee
 et al. average a full song) or single clips (``level="clip"``); a track's vector is the
-mean of its window vectors per facet, renormalised (``model.facets``), its tag scores the
+mean of its window vectors per facet, renormalised (``layout.facets``), its tag scores the
 mean of its window probabilities.
 
 Metrics (definitions in /work/shared/PAPERS.md, functions in :mod:`model.evaluation.metrics`):
@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from layout.facets import to_full_space
+from layout.schema import ConceptSchema
 from model.audio import decode
 from model.audio import windows as frame_windows
 from model.data.base import MusicDataset
@@ -48,8 +50,6 @@ from model.evaluation.metrics import (
     same_track_recall_at_1,
     triplet_accuracy,
 )
-from model.facets import to_full_space
-from model.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 

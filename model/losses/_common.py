@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
-EPS = 1e-12
+from layout import facets as layout
 
+EPS = layout.EPS  # the one epsilon of every normalisation
 REDUCTIONS = ("mean", "sum", "mean_nonzero")
 
 
@@ -97,19 +97,7 @@ def check_slices(slices: Sequence[slice], dim: int) -> list[slice]:
 
 
 def normalize_facets(x: torch.Tensor, slices: Sequence[slice] | None) -> torch.Tensor:
-    """L2-normalise each facet slice of ``x`` (B, D) on its own; ``None`` normalises whole rows.
-
-    Dimensions outside every slice are left as they are.
-    """
-    if slices is None:
-        return F.normalize(x, dim=1, eps=EPS)
-    parts = []
-    pos = 0
-    for s in slices:
-        if s.start > pos:
-            parts.append(x[:, pos : s.start])
-        parts.append(F.normalize(x[:, s], dim=1, eps=EPS))
-        pos = s.stop
-    if pos < x.shape[1]:
-        parts.append(x[:, pos:])
-    return torch.cat(parts, dim=1)
+    """L2-normalise each facet slice of ``x`` (B, D) on its own (``layout.facets``, the one
+    per-facet normalisation); ``None`` normalises whole rows. Dimensions outside every slice
+    are left as they are."""
+    return layout.normalize_slices(x, [slice(0, x.shape[1])] if slices is None else slices)

@@ -1,9 +1,9 @@
-"""From a :class:`model.schema.ConceptSchema` to the maps the losses take: concept -> tag
+"""From a :class:`layout.schema.ConceptSchema` to the maps the losses take: concept -> tag
 columns of the label matrix, concept -> facet slice, and each tag's facet slice."""
 
 from __future__ import annotations
 
-from model.schema import ConceptSchema
+from layout.schema import ConceptSchema
 
 
 def concept_columns(schema: ConceptSchema) -> dict[str, list[int]]:

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 import yaml
 
+from layout.schema import ConceptSchema
 from model.config import ConfigError, EncoderConfig
 from model.encoder import Encoder
-from model.schema import ConceptSchema
 from model.train.config import TrainConfig
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from layout.schema import ConceptSchema
 from model.data.base import MusicDataset, Track
 from model.data.generic_csv import load_manifest, read_concepts
-from model.schema import ConceptSchema
 from model.train.builders import build_schema
 from model.train.config import TrainConfig
 

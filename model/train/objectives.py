@@ -19,6 +19,7 @@ import copy
 import torch
 from torch import nn
 
+from layout.schema import ConceptSchema
 from model.encoder import Encoder
 from model.losses import (
     BarlowTwinsLoss,
@@ -35,7 +36,6 @@ from model.losses import (
     ema_update,
     tag_slices,
 )
-from model.schema import ConceptSchema
 from model.train.config import LossConfig, SSLConfig
 
 

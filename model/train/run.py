@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from layout.facets import to_full_space
+from layout.tags import tag_cosines
 from model.checkpoint import LoadedModel, save_checkpoint
 from model.data.base import MusicDataset
 from model.embed import Embedder
@@ -29,7 +31,6 @@ from model.evaluation.evaluate import (
     evaluate_window_fn,
     markdown_table,
 )
-from model.facets import to_full_space
 from model.train import tag_head
 from model.train.builders import build_encoder, config_to_dict, dump_config, resolve_device
 from model.train.config import TrainConfig
@@ -114,8 +115,8 @@ def finalize_head(encoder: Encoder, supervised: SupervisedObjective | None,
     tv, ty = cached_track_vectors(encoder, train)
     proxies = tag_head.fit_proxies(tv, ty, schema)
     vv, vy = cached_track_vectors(encoder, val) if val is not None else (tv[:0], ty[:0])
-    cal = tag_head.calibrate(tag_head.tag_cosines(vv, proxies, schema), vy,
-                             tag_head.tag_cosines(tv, proxies, schema), ty)
+    cal = tag_head.calibrate(tag_cosines(vv, proxies, schema), vy,
+                             tag_cosines(tv, proxies, schema), ty)
     tag_head.set_cosine_head(encoder, proxies, cal)
     logger.info("fitted tag head: calibration sources %s",
                 {s: cal.source.count(s) for s in set(cal.source)})

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from layout.facets import unit_facets
+from layout.schema import ConceptSchema
 from model.encoder import Encoder
 from model.losses import ClassificationLoss, ProxyLoss
-from model.schema import ConceptSchema
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +71,6 @@ def copy_loss_head(loss: ProxyLoss | ClassificationLoss, encoder: Encoder) -> No
     encoder.head.bias.copy_(bias)
 
 
-def unit_facets(vectors: np.ndarray, schema: ConceptSchema) -> np.ndarray:
-    """(N, D) -> (N, K, d) facet sub-vectors, each L2-normalised."""
-    x = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), len(schema.facets),
-                                                       schema.facet_dim)
-    return x / np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-12)
-
-
 def fit_proxies(vectors: np.ndarray, labels: np.ndarray, schema: ConceptSchema) -> np.ndarray:
     """Class-mean proxies.
 
@@ -88,7 +82,8 @@ def fit_proxies(vectors: np.ndarray, labels: np.ndarray, schema: ConceptSchema) 
     Returns:
         (T, d) unit proxies; a tag no track carries keeps a zero row (and logs a warning).
     """
-    facets = unit_facets(vectors, schema)  # (N, K, d)
+    x = np.asarray(vectors, dtype=np.float64)
+    facets = unit_facets(x, schema).reshape(len(x), len(schema.facets), schema.facet_dim)
     y = np.asarray(labels) > 0
     idx = schema.tag_facet_index()
     out = np.zeros((schema.num_tags, schema.facet_dim), dtype=np.float64)
@@ -99,12 +94,6 @@ def fit_proxies(vectors: np.ndarray, labels: np.ndarray, schema: ConceptSchema) 
         m = facets[y[:, t], f].mean(axis=0)
         out[t] = m / max(np.linalg.norm(m), 1e-12)
     return out.astype(np.float32)
-
-
-def tag_cosines(vectors: np.ndarray, proxies: np.ndarray, schema: ConceptSchema) -> np.ndarray:
-    """(N, D) tracks, (T, d) proxies -> (N, T) cosine of each tag's facet with its proxy."""
-    facets = unit_facets(vectors, schema)[:, schema.tag_facet_index()]  # (N, T, d)
-    return (facets * np.asarray(proxies, dtype=np.float64)[None]).sum(axis=2)
 
 
 def _logistic(c: np.ndarray, y: np.ndarray) -> tuple[float, float]:

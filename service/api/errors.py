@@ -13,8 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from layout.facets import FacetWeightError
 from model.audio import AudioDecodeError, AudioError, AudioTooLong
-from model.facets import FacetWeightError
 from service.errors import (
     ExternalIdConflict,
     InvalidValue,

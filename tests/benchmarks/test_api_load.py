@@ -11,7 +11,7 @@ import torch
 
 from benchmarks import api_load
 from benchmarks.pyspy import inclusive_shares, parse_raw
-from model.facets import mean_full_space
+from layout.facets import mean_full_space
 from service import store
 from tests.utils.models import tiny_checkpoint
 

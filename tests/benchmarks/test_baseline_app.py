@@ -7,10 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from benchmarks.baseline_app import DEFAULT_MODEL, create_baseline_app
+from layout.facets import to_full_space
 from model.audio import decode
 from model.checkpoint import load_checkpoint
 from model.embed import Embedder
-from model.facets import to_full_space
 from tests.utils.audio import encode, synth_music
 
 

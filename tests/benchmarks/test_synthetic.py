@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks.synthetic import CatalogueSpec, make_catalogue, uniform_catalogue
-from model.schema import ConceptSchema
+from layout.schema import ConceptSchema
 
 SCHEMA = ConceptSchema({c: (c,) for c in ("genre", "mood", "instrument", "era")}, facet_dim=64)
 N = 3000

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from layout.schema import ConceptSchema
 from model.audio import SilentAudio, decode
 from model.data.base import (
     AudioLoadError,
@@ -24,7 +25,6 @@ from model.data.base import (
     read_list,
     resolve_inside,
 )
-from model.schema import ConceptSchema
 from tests.utils.audio import encode, synth_music
 
 SCHEMA = ConceptSchema({"genre": ("rock", "jazz"), "mood": ("sad", "happy")}, facet_dim=4)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from layout.schema import ConceptSchema
 from model.data.base import (
     MissingAudioError,
     UnknownTagError,
@@ -24,7 +25,6 @@ from model.data.generic_csv import (
     write_manifest,
 )
 from model.data.windowed import WindowDataset
-from model.schema import ConceptSchema
 
 FIXTURE = Path(__file__).parent / "fixtures" / "generic"
 SR = 8000

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from layout.schema import ConceptSchema
 from model.data.base import DatasetError, MissingAudioError, UnknownTagError
 from model.data.jamendo import load_jamendo, parse_tag, read_split_file, split_files
 from model.data.windowed import WindowDataset
-from model.schema import ConceptSchema
 
 FIXTURE = Path(__file__).parent / "fixtures" / "jamendo"
 SR = 16000

@@ -10,6 +10,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
+from layout.schema import ConceptSchema
 from model.data.base import DatasetError, MusicDataset, Track
 from model.data.windowed import (
     AudioCache,
@@ -18,7 +19,6 @@ from model.data.windowed import (
     draw_offsets,
     eval_offsets,
 )
-from model.schema import ConceptSchema
 
 SR = 1000
 SCHEMA = ConceptSchema({"genre": ("rock", "jazz")}, facet_dim=4)

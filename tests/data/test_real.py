@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from layout.schema import ConceptSchema
 from model.data.base import _load
 from model.data.generic_csv import load_manifest
 from model.data.real import (
@@ -23,7 +24,6 @@ from model.data.real import (
     package_licence,
 )
 from model.data.real_cli import add_real_command
-from model.schema import ConceptSchema
 
 PKG = "musicprism-fake-music"
 SR = 8000

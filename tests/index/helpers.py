@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.facets import to_full_space
-from model.schema import ConceptSchema
+from layout.facets import to_full_space
+from layout.schema import ConceptSchema
 
 FOUR = ConceptSchema(
     {"genre": ("rock", "jazz"), "mood": ("calm", "sad"), "instrument": ("piano",), "era": ("80s",)},

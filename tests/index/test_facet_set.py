@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index import FacetIndexSet, IndexReadOnly, UnknownIds, build_index_set
-from model.facets import FacetWeightError, parse_weights, to_full_space
+from layout.facets import FacetWeightError, parse_weights, to_full_space
 from tests.index.helpers import (
     FOUR,
     ONE,

@@ -10,8 +10,8 @@ import pytest
 from index.errors import IndexReadOnly, UnknownIds
 from index.facet_set import FacetIndexSet
 from index.layered import LayeredIndex, merge_top_k
-from model.facets import to_full_space
-from model.schema import ConceptSchema
+from layout.facets import to_full_space
+from layout.schema import ConceptSchema
 from tests.index.helpers import FOUR, ONE, catalogue, raw_embeddings
 
 K = 10

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from index import FacetIndexSet, FaissIndex, recall_at_k
-from model.facets import to_full_space
-from model.schema import ConceptSchema
+from layout.facets import to_full_space
+from layout.schema import ConceptSchema
 from tests.index.helpers import FOUR, assert_knn, catalogue, raw_embeddings
 
 

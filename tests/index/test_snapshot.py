@@ -19,8 +19,8 @@ from index import (
     build_index_set,
 )
 from index.faiss_index import FaissIndex as _FaissIndex
-from model.facets import to_full_space
-from model.schema import ConceptSchema
+from layout.facets import to_full_space
+from layout.schema import ConceptSchema
 from tests.index.helpers import FOUR, ONE, catalogue, raw_embeddings
 
 WEIGHTS = [None, {"mood": 1.0}, {"genre": 0.25, "era": 0.75}]

@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from layout.facets import unit_facets
 from model.config import ConfigError, EncoderConfig
-from model.encoder import normalize_facets
 from tests.utils.models import tiny_config, tiny_encoder
 
 
@@ -17,7 +17,7 @@ def test_shapes_and_facet_normalisation():
     out = enc(_wave(3))
     assert out.embedding.shape == (3, enc.schema.dim)
     assert out.logits.shape == (3, enc.schema.num_tags)
-    zn = normalize_facets(out.embedding, enc.schema)
+    zn = unit_facets(out.embedding, enc.schema)
     for f in enc.schema.facets:
         torch.testing.assert_close(zn[:, f.slice].norm(dim=1), torch.ones(3))
 

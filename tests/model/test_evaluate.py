@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from layout.schema import ConceptSchema
 from model.data.base import MusicDataset, Track
 from model.evaluation.evaluate import (
     TrackOutputs,
@@ -15,7 +16,6 @@ from model.evaluation.evaluate import (
     track_metrics,
 )
 from model.evaluation.metrics import make_concept_triplets
-from model.schema import ConceptSchema
 
 SCHEMA = ConceptSchema({"genre": ("g1", "g2"), "mood": ("m1", "m2")}, facet_dim=2)
 TAGS = {"A": ("g1", "m1"), "B": ("g1", "m2"), "C": ("g2", "m2")}

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 
 from index.facet_set import FacetIndexSet
-from model.facets import to_full_space
+from layout.facets import to_full_space
 from service.observability import (
     EMBEDDING_BUCKETS,
     JsonFormatter,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.facets import facet_cosines
+from layout.facets import facet_cosines
 from tests.service.conftest import API_KEY, SR, Catalogue, song, upload
 from tests.utils.audio import encode
 

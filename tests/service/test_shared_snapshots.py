@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from index.layered import LayeredIndex
 from index.snapshot import compaction_lock, current_snapshot
+from layout.facets import to_full_space
 from model.checkpoint import load_checkpoint
-from model.facets import to_full_space
 from service import store
 from service.app import create_app
 from service.catalog import Catalog

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
+from layout.schema import ConceptSchema
 from model.checkpoint import save_checkpoint
 from model.config import EncoderConfig
 from model.encoder import Encoder
-from model.schema import ConceptSchema
 
 CONCEPTS = {
     "genre": ("jazz", "rock", "folk song", "chorale"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from model.schema import ConceptSchema
+from layout.schema import ConceptSchema
 
 STYLES: tuple[str, ...] = (
     "jazz", "rock", "blues", "electronic", "reggae", "latin", "hip-hop", "country",

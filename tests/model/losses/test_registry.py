@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from layout.schema import ConceptSchema
 from model.losses import LOSSES, build_loss, concept_columns, concept_slices, tag_slices
-from model.schema import ConceptSchema
 
 SCHEMA = {"genre": ("rock", "jazz", "pop"), "mood": ("sad", "happy")}
 COLUMNS = {"genre": [0, 1, 2], "mood": [3, 4]}

@@ -3,17 +3,12 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from layout.schema import ConceptSchema
+from layout.tags import tag_cosines
 from model.config import EncoderConfig
 from model.encoder import Encoder
 from model.losses import ClassificationLoss, ProxyLoss, tag_slices
-from model.schema import ConceptSchema
-from model.train.tag_head import (
-    calibrate,
-    copy_loss_head,
-    fit_proxies,
-    set_cosine_head,
-    tag_cosines,
-)
+from model.train.tag_head import calibrate, copy_loss_head, fit_proxies, set_cosine_head
 
 CONCEPTS = {"genre": ("jazz", "rock", "folk"), "mood": ("happy", "sad")}
 CFG = EncoderConfig(clip_seconds=1.0, n_mels=32, channels=(4, 8, 16))

@@ -1,6 +1,6 @@
 import pytest
 
-from model.schema import ALL_FACET, ConceptSchema, SchemaError
+from layout.schema import ALL_FACET, ConceptSchema, SchemaError
 from tests.utils.models import CONCEPTS, tiny_schema
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.facets import (
+from layout.facets import (
     FacetWeightError,
     facet_cosines,
     mean_full_space,
@@ -9,7 +9,7 @@ from model.facets import (
     to_full_space,
     weighted_query,
 )
-from model.schema import ConceptSchema
+from layout.schema import ConceptSchema
 
 SCHEMA = ConceptSchema({"a": ("x",), "b": ("y",)}, facet_dim=2)
 

@@ -7,22 +7,48 @@ per-facet cosines. A weighted query scales slice c by w_c * sqrt(K), so that its
 product with a catalogue vector is sum_c w_c * cos_c. One full-space index therefore serves
 every facet mix.
 
-All functions take float32 arrays of shape (N, D) (or (D,)) and never modify their input.
+This module is the one place for that arithmetic: the encoder, the losses, the tag head, the
+indexes and the service all call it (import-linter keeps it below all of them; it needs numpy
+alone). :func:`normalize_slices` and :func:`unit_facets` take numpy arrays or torch tensors
+alike (they use only operators and methods the two share), so training normalises exactly as
+serving does. The other functions take float32 arrays of shape (N, D) (or (D,)); none
+modifies its input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from model.schema import ConceptSchema
+from layout.schema import ConceptSchema
 
 EPS = 1e-12
 
 
 class FacetWeightError(ValueError):
     """Facet weights that name an unknown facet, are negative, or sum to zero."""
+
+
+def normalize_slices(x: Any, slices: Sequence[slice]) -> Any:
+    """(B, D) -> (B, D) with each slice L2-normalised on its own (x / max(||x_s||, EPS)).
+
+    Columns outside every slice are copied unchanged. ``x`` is a numpy array or a torch
+    tensor (gradients flow through); the result is a new array of the same kind.
+    """
+    out = x * 1.0  # a copy of the same kind; writing into it keeps autograd's graph
+    for s in slices:
+        part = x[:, s]
+        norm = (part * part).sum(axis=1, keepdims=True).clip(min=EPS * EPS) ** 0.5
+        out[:, s] = part / norm
+    return out
+
+
+def unit_facets(z: Any, schema: ConceptSchema) -> Any:
+    """(B, D) -> (B, D) with every facet of ``schema`` L2-normalised on its own (not scaled:
+    see :func:`to_full_space`). numpy arrays and torch tensors alike."""
+    return normalize_slices(z, [f.slice for f in schema.facets])
 
 
 def _as_2d(x: np.ndarray, dim: int) -> tuple[np.ndarray, bool]:
@@ -41,12 +67,7 @@ def to_full_space(z: np.ndarray, schema: ConceptSchema) -> np.ndarray:
     normalised and scaled by 1/sqrt(K).
     """
     x, squeeze = _as_2d(z, schema.dim)
-    out = np.empty_like(x)
-    k = len(schema.facets)
-    for f in schema.facets:
-        part = x[:, f.slice]
-        norm = np.linalg.norm(part, axis=1, keepdims=True)
-        out[:, f.slice] = part / np.maximum(norm, EPS) / np.sqrt(k)
+    out = unit_facets(x, schema) / np.float32(np.sqrt(len(schema.facets)))
     return out[0] if squeeze else out
 
 
@@ -86,8 +107,7 @@ def parse_weights(spec: str | None, schema: ConceptSchema) -> dict[str, float]:
     for part in spec.split(","):
         name, sep, value = part.strip().partition(":")
         name = name.strip()
-        if name not in names:
-            raise FacetWeightError(f"unknown facet '{name}'; valid facets: {', '.join(names)}")
+        _check_facet(name, names)
         if name in weights:
             raise FacetWeightError(f"facet '{name}' is given twice")
         try:
@@ -96,9 +116,38 @@ def parse_weights(spec: str | None, schema: ConceptSchema) -> dict[str, float]:
             raise FacetWeightError(
                 f"weight for facet '{name}' is not a number: '{value}'"
             ) from None
-        if not np.isfinite(w) or w < 0:
-            raise FacetWeightError(f"weight for facet '{name}' must be finite and >= 0, got {w}")
-        weights[name] = w
+        weights[name] = _check_value(name, w)
+    return _normalised(weights)
+
+
+def check_weights(weights: Mapping[str, float], schema: ConceptSchema) -> dict[str, float]:
+    """Facet weights as floats, checked: known facets, finite, >= 0, not all zero (the sum
+    is not changed).
+
+    Raises:
+        FacetWeightError: naming the valid facets, or the weight that is wrong.
+    """
+    out = {}
+    for name, value in weights.items():
+        _check_facet(name, schema.facet_names)
+        out[name] = _check_value(name, value)
+    if sum(out.values()) <= 0:
+        raise FacetWeightError("facet weights sum to zero")
+    return out
+
+
+def _check_facet(name: str, names: Sequence[str]) -> None:
+    if name not in names:
+        raise FacetWeightError(f"unknown facet '{name}'; valid facets: {', '.join(names)}")
+
+
+def _check_value(name: str, value: float) -> float:
+    if not np.isfinite(value) or value < 0:
+        raise FacetWeightError(f"weight for facet '{name}' must be finite and >= 0, got {value}")
+    return float(value)
+
+
+def _normalised(weights: Mapping[str, float]) -> dict[str, float]:
     total = sum(weights.values())
     if total <= 0:
         raise FacetWeightError("facet weights sum to zero")
