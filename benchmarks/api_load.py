@@ -82,33 +82,36 @@ def fill_synthetic(catalog: Any, n: int, seed: int = 0) -> int:
     rows = synthetic_rows(catalog.model, n, seed)
     concepts = {t: schema.concept_of_tag(t) for t in schema.tags}
     created = 0
-    with catalog.sessions() as session:
+    with catalog.binding.session() as session:
         for i in range(n):
             _, new = store.create_track(
                 session,
                 content_hash=hashlib.sha256(f"synthetic-{seed}-{i}".encode()).hexdigest(),
                 source=f"synthetic/{i}",
                 duration_seconds=3.0 * WINDOWS_PER_TRACK,
-                model_version_id=catalog.model_version_id,
-                vector=rows["vectors"][i],
-                windows=rows["windows"][i],
-                window_seconds=3.0,
+                embedding=store.EmbeddingRecord(
+                    model_version_id=catalog.binding.model_version_id,
+                    vector=rows["vectors"][i],
+                    windows=rows["windows"][i],
+                    window_seconds=3.0,
+                    tag_scores=dict(zip(schema.tags, rows["probs"][i].tolist(), strict=True)),
+                    tag_concepts=concepts,
+                ),
                 title=f"synthetic {i}",
                 artist=f"artist {i % 997}",
-                tag_scores=dict(zip(schema.tags, rows["probs"][i].tolist(), strict=True)),
-                tag_concepts=concepts,
             )
             created += int(new)
     return created
 
 
 def ingest_clips(catalog: Any, paths: list[Path]) -> int:
-    """Ingest real clips through ``Catalog.ingest``; returns how many were added."""
+    """Ingest real clips through ``Recordings.ingest``; returns how many were added."""
     from service.catalog import TrackMeta
 
     added = 0
     for path in paths:
-        added += int(catalog.ingest(path, TrackMeta(title=path.stem, source=str(path))).created)
+        meta = TrackMeta(title=path.stem, source=str(path))
+        added += int(catalog.recordings.ingest(path, meta).created)
     return added
 
 
@@ -124,12 +127,13 @@ def build_data_dir(data_dir: Path, *, n_synthetic: int, clips: list[Path]) -> di
     upgrade(settings.resolved_database_url)
     catalog = build_catalog(settings)
     try:
+        catalog.open()
         synthetic = fill_synthetic(catalog, n_synthetic)
         real = ingest_clips(catalog, clips)
-        n = catalog.rebuild()  # also saves the snapshot the servers load
-        with catalog.sessions() as session:
+        n = catalog.indexes.rebuild()  # also saves the snapshot the servers load
+        with catalog.binding.session() as session:
             ids, vectors = store.load_embeddings(
-                session, model_version_id=catalog.model_version_id
+                session, model_version_id=catalog.binding.model_version_id
             )
             titles = [t.title or "" for t in store.tracks_by_ids(session, track_ids=ids)]
         save_baseline_data(data_dir / "baseline.npz", ids, vectors, titles)

@@ -177,7 +177,7 @@ def identify_latency(folder: Path, data_dir: Path, database_url: str | None,
     catalog = build_catalog(settings)
     seconds, own = [], 0
     try:
-        with catalog.sessions() as session:
+        with catalog.binding.session() as session:
             sources = {t.id: t.source for t in store.list_tracks(session, limit=100_000)}
         rng = np.random.default_rng(0)
         for path in pick(folder, n):
@@ -188,7 +188,7 @@ def identify_latency(folder: Path, data_dir: Path, database_url: str | None,
             clip = decode(encode(samples[start:start + 160_000], 16_000, "mp3"),
                           sample_rate=16_000).samples
             t0 = time.perf_counter()
-            matches = catalog.identify(clip)
+            matches = catalog.recordings.identify(clip)
             seconds.append(time.perf_counter() - t0)
             own += bool(matches) and sources.get(matches[0].track_id) == str(
                 path.relative_to(folder))

@@ -192,6 +192,7 @@ class FacetIndexSet:
 
         Raises:
             UnknownIds: the id is not held (a ``KeyError``).
+            ValueError: a negative id.
         """
         vector: np.ndarray = self._full.reconstruct([track_id])[0]
         return vector

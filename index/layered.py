@@ -120,7 +120,9 @@ class LayeredIndex:
 
         Raises:
             UnknownIds: the id is not held (a ``KeyError``).
+            ValueError: a negative id (as ``FacetIndexSet.get``).
         """
+        check_ids([track_id])
         if track_id in self.delta:
             return self.delta.get(track_id)
         if self._visible_in_base(np.array([track_id]))[0]:

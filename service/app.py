@@ -21,8 +21,8 @@ from model.checkpoint import SHIPPED_MODEL, load_checkpoint
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
-from service.api.routes import admin, health, search, similar, tracks
-from service.catalog import Catalog
+from service.api.routes import admin, health, metrics, search, similar, tracks
+from service.catalog import Catalog, CatalogConfig
 from service.db import assert_at_head, make_engine, make_session_factory
 from service.observability import install_observability
 from service.settings import Settings
@@ -37,28 +37,18 @@ def resolve_model_path(settings: Settings) -> Path:
 
 
 def build_catalog(settings: Settings) -> Catalog:
-    """Everything the lifespan loads; also used by the command line."""
+    """The model and a store checked to be at the latest migration, as a catalogue that is
+    not open yet (``Catalog.open`` loads the indexes); also used by the command line."""
     torch.set_num_threads(settings.torch_threads)
     faiss.omp_set_num_threads(settings.faiss_threads)
     model = load_checkpoint(resolve_model_path(settings))
     engine = make_engine(settings.resolved_database_url)
     try:
         assert_at_head(engine)
-        return Catalog(
-            model=model,
-            sessions=make_session_factory(engine),
-            index_dir=settings.index_dir,
-            index_factory=settings.index_factory,
-            max_audio_seconds=settings.max_audio_seconds,
-            min_audio_seconds=settings.min_audio_seconds,
-            mmap=settings.use_index_mmap,
-            delta_max=settings.index_delta_max,
-            fingerprints=settings.fingerprints,
-            fingerprint_min_aligned=settings.fingerprint_min_aligned,
-        )
     except BaseException:
         engine.dispose()
         raise
+    return Catalog(model, make_session_factory(engine), CatalogConfig.from_settings(settings))
 
 
 @asynccontextmanager
@@ -68,21 +58,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if owned:
         catalog = await run_in_threadpool(build_catalog, settings)
         try:
-            await run_in_threadpool(catalog.open_indexes)
+            await run_in_threadpool(catalog.open)
         except BaseException:
             catalog.close()
             raise
         app.state.catalog = catalog
-    app.state.catalog.on_embed = app.state.metrics.observe_embedding
-    app.state.catalog.on_ingest = app.state.metrics.count_ingest
-    log.info(
-        "ready: model %s, %d tracks", app.state.catalog.model.version, app.state.catalog.count()
-    )
+    catalog = app.state.catalog
+    catalog.recordings.on_embed = app.state.metrics.observe_embedding
+    catalog.recordings.on_ingest = app.state.metrics.count_ingest
+    log.info("ready: model %s, %d tracks", catalog.model.version, len(catalog.indexes))
     try:
         yield
     finally:
         catalog = app.state.catalog
-        await run_in_threadpool(catalog.save_snapshot)
+        await run_in_threadpool(catalog.indexes.save_snapshot)
         if owned:
             catalog.close()
             app.state.catalog = None
@@ -101,7 +90,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, tracks, similar, search, admin):
+    for module in (health, tracks, similar, search, admin, metrics):
         app.include_router(module.router)
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)

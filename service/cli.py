@@ -99,7 +99,11 @@ def _catalog(settings: Settings) -> Catalog:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     catalog = build_catalog(settings)
-    catalog.open_indexes()
+    try:
+        catalog.open()
+    except BaseException:
+        catalog.close()
+        raise
     return catalog
 
 
@@ -116,9 +120,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             ingest_root=settings.ingest_root,
             progress=not args.quiet,
         )
-        catalog.save_snapshot()
+        catalog.indexes.save_snapshot()
         if report.added:
-            catalog.refresh_statistics()
+            catalog.recordings.refresh_statistics()
     finally:
         catalog.close()
     sys.stdout.write(report.summary() + "\n")
@@ -131,7 +135,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     catalog = _catalog(settings)
     try:
-        n = catalog.rebuild()
+        n = catalog.indexes.rebuild()
     finally:
         catalog.close()
     sys.stdout.write(f"rebuilt indexes from the store: {n} tracks\n")

@@ -47,14 +47,14 @@ def ensure_demo(settings: Settings, *, size: str = "ci", progress: bool = True) 
     upgrade(settings.resolved_database_url)
     catalog = build_catalog(settings)
     try:
-        catalog.open_indexes()
-        if catalog.count():
-            return f"demo catalogue present: {catalog.count()} tracks"
+        catalog.open()
+        if len(catalog.indexes):
+            return f"demo catalogue present: {len(catalog.indexes)} tracks"
         corpus = build_demo_corpus(
             settings.data_dir / "datasets" / f"bench-{size}", size=size, progress=progress
         )
         report = ingest_folder(catalog, corpus, metadata=corpus / "manifest.csv", progress=progress)
-        catalog.save_snapshot()
+        catalog.indexes.save_snapshot()
         return f"demo catalogue ingested from {corpus}: {report.summary()}"
     finally:
         catalog.close()

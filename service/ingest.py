@@ -161,7 +161,7 @@ def ingest_folder(
         info = meta.get(path.resolve()) or TrackMeta(title=path.stem)
         info.source = str(path.relative_to(root))
         try:
-            outcome = catalog.ingest(path, info)
+            outcome = catalog.recordings.ingest(path, info)
         except AudioError as exc:
             report.skipped.append((info.source, f"{type(exc).__name__}: {exc}"))
             log.warning("skipped %s: %s", info.source, exc)

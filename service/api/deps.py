@@ -1,5 +1,10 @@
 """Dependencies handed to routes: everything comes from ``app.state`` (built in the lifespan),
-so tests can swap any of it with ``app.dependency_overrides``."""
+so tests can swap any of it with ``app.dependency_overrides``.
+
+Each route asks for the part it needs: the model (``ModelDep``: schema, tags), the queries
+(``QueriesDep``), audio in and tracks written (``RecordingsDep``), or the served index's life
+cycle (``IndexesDep``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from service.catalog import Catalog
+from model.checkpoint import LoadedModel
+from service.catalog import Catalog, IndexLifecycle, Queries, Recordings
 from service.errors import NotReady
 from service.settings import Settings
 
@@ -29,8 +35,30 @@ async def get_catalog(request: Request) -> Catalog:
     return catalog
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+async def get_model(catalog: CatalogDep) -> LoadedModel:
+    return catalog.model
+
+
+async def get_queries(catalog: CatalogDep) -> Queries:
+    return catalog.queries
+
+
+async def get_recordings(catalog: CatalogDep) -> Recordings:
+    return catalog.recordings
+
+
+async def get_indexes(catalog: CatalogDep) -> IndexLifecycle:
+    return catalog.indexes
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ModelDep = Annotated[LoadedModel, Depends(get_model)]
+QueriesDep = Annotated[Queries, Depends(get_queries)]
+RecordingsDep = Annotated[Recordings, Depends(get_recordings)]
+IndexesDep = Annotated[IndexLifecycle, Depends(get_indexes)]
 
 
 async def require_api_key(

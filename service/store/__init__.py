@@ -54,10 +54,11 @@ from service.store.versions import (
     get_or_create_model_version,
     latest_seq,
 )
-from service.store.writes import create_track, delete_track, put_embedding
+from service.store.writes import EmbeddingRecord, create_track, delete_track, put_embedding
 
 __all__ = [
     "Changes",
+    "EmbeddingRecord",
     "StoredEmbedding",
     "artist_key",
     "changes_since",

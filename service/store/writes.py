@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,29 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class EmbeddingRecord:
+    """What the store keeps of one track's embedding by one model version.
+
+    Attributes:
+        model_version_id: the model version that produced the vectors and scores.
+        vector: (D,) full-space track vector.
+        windows: (W, D) full-space window vectors, W >= 1.
+        window_seconds: length of one window.
+        hop_seconds: start-to-start distance of windows (default: ``window_seconds``).
+        tag_scores: tag name -> calibrated probability.
+        tag_concepts: tag name -> concept, for every tag in ``tag_scores``.
+    """
+
+    model_version_id: int
+    vector: Any
+    windows: Any
+    window_seconds: float
+    hop_seconds: float | None = None
+    tag_scores: Mapping[str, float] = field(default_factory=dict)
+    tag_concepts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class _Vectors:
     vector: bytes
     windows: bytes
@@ -61,16 +84,15 @@ class _Vectors:
     hop_seconds: float
 
 
-def _checked_vectors(
-    mv: ModelVersion, vector: Any, windows: Any, window_seconds: float, hop_seconds: float | None
-) -> _Vectors:
-    vec = encode_vectors("vector", vector, (mv.dim,))
-    win = encode_vectors("windows", windows, (-1, mv.dim))
+def _checked_vectors(mv: ModelVersion, record: EmbeddingRecord) -> _Vectors:
+    vec = encode_vectors("vector", record.vector, (mv.dim,))
+    win = encode_vectors("windows", record.windows, (-1, mv.dim))
     n = len(win) // (mv.dim * VECTOR_DTYPE.itemsize)
     if n == 0:
         raise DimensionMismatch("windows", ("W >= 1", mv.dim), (0, mv.dim))
-    window_s = check_positive("window_seconds", window_seconds)
-    hop_s = window_s if hop_seconds is None else check_positive("hop_seconds", hop_seconds)
+    window_s = check_positive("window_seconds", record.window_seconds)
+    hop = record.hop_seconds
+    hop_s = window_s if hop is None else check_positive("hop_seconds", hop)
     return _Vectors(vec, win, n, window_s, hop_s)
 
 
@@ -109,11 +131,9 @@ def _write_vectors(
     session.flush()
 
 
-def _checked_scores(
-    tag_scores: Mapping[str, float] | None, tag_concepts: Mapping[str, str] | None
-) -> dict[str, float]:
-    scores = {str(t): float(s) for t, s in (tag_scores or {}).items()}
-    concepts = tag_concepts or {}
+def _checked_scores(record: EmbeddingRecord) -> dict[str, float]:
+    scores = {str(t): float(s) for t, s in record.tag_scores.items()}
+    concepts = record.tag_concepts
     for tag, score in scores.items():
         if tag not in concepts:
             raise UnknownTag(tag, concepts)
@@ -128,19 +148,13 @@ def create_track(
     content_hash: str,
     source: str,
     duration_seconds: float,
-    model_version_id: int,
-    vector: Any,
-    windows: Any,
-    window_seconds: float,
-    hop_seconds: float | None = None,
+    embedding: EmbeddingRecord,
     title: str | None = None,
     artist: str | None = None,
     album: str | None = None,
     external_id: str | None = None,
     isrc: str | None = None,
     year: int | None = None,
-    tag_scores: Mapping[str, float] | None = None,
-    tag_concepts: Mapping[str, str] | None = None,
     fingerprint: Fingerprint | None = None,
 ) -> tuple[Track, bool]:
     """Store a new track with its vectors and tag scores, in one transaction.
@@ -152,16 +166,10 @@ def create_track(
         content_hash: sha256 hex digest of the audio bytes.
         source: the file path or upload name it came from.
         duration_seconds: length of the decoded audio.
-        model_version_id: the model version that produced the vectors and scores.
-        vector: (D,) full-space track vector.
-        windows: (W, D) full-space window vectors, W >= 1.
-        window_seconds: length of one window.
-        hop_seconds: start-to-start distance of windows (default: ``window_seconds``).
+        embedding: the vectors and tag scores of one model version.
         title, artist, album, external_id: optional metadata; ``external_id`` is unique.
         isrc: the recording's ISRC, unique; stored upper case without hyphens.
         year: release year, ``MIN_YEAR`` to ``MAX_YEAR`` (service/models.py).
-        tag_scores: tag name -> calibrated probability.
-        tag_concepts: tag name -> concept, for every tag in ``tag_scores``.
         fingerprint: the audio's landmark fingerprint, stored with the track.
 
     Returns:
@@ -184,12 +192,12 @@ def create_track(
     }
     release_year = check_year(year)
     duration = check_positive("duration_seconds", duration_seconds, allow_zero=True)
-    scores = _checked_scores(tag_scores, tag_concepts)
+    scores = _checked_scores(embedding)
     existing = find_track_by_hash(session, content_hash=content_hash)
     if existing is not None:
         return existing, False
-    mv = get_model_version(session, model_version_id=model_version_id)
-    vectors = _checked_vectors(mv, vector, windows, window_seconds, hop_seconds)
+    mv = get_model_version(session, model_version_id=embedding.model_version_id)
+    vectors = _checked_vectors(mv, embedding)
     try:
         seq = next_seq(session)
         # Checked again under the write lock: another writer may have stored it meanwhile.
@@ -218,7 +226,7 @@ def create_track(
             seq=seq,
             vectors=vectors,
             tag_scores=scores,
-            tag_concepts=dict(tag_concepts or {}),
+            tag_concepts=dict(embedding.tag_concepts),
             replace=False,
         )
         if fingerprint is not None:
@@ -251,19 +259,15 @@ def put_embedding(
     session: Session,
     *,
     track_id: int,
-    model_version_id: int,
-    vector: Any,
-    windows: Any,
-    window_seconds: float,
-    hop_seconds: float | None = None,
-    tag_scores: Mapping[str, float] | None = None,
-    tag_concepts: Mapping[str, str] | None = None,
+    embedding: EmbeddingRecord,
 ) -> int:
     """Store (or replace) an existing track's vectors and tag scores from a model version.
 
     Used to re-embed the catalogue with a new model. Logs an ``add`` event.
 
-    Args: as :func:`create_track`.
+    Args:
+        track_id: the track.
+        embedding: its vectors and tag scores by one model version.
 
     Returns:
         The sequence number of the change.
@@ -271,9 +275,9 @@ def put_embedding(
     Raises:
         TrackNotFound, ModelVersionNotFound, DimensionMismatch, InvalidValue, UnknownTag.
     """
-    scores = _checked_scores(tag_scores, tag_concepts)
-    mv = get_model_version(session, model_version_id=model_version_id)
-    vectors = _checked_vectors(mv, vector, windows, window_seconds, hop_seconds)
+    scores = _checked_scores(embedding)
+    mv = get_model_version(session, model_version_id=embedding.model_version_id)
+    vectors = _checked_vectors(mv, embedding)
     try:
         seq = next_seq(session)
         track = session.get(Track, track_id, populate_existing=True)
@@ -287,7 +291,7 @@ def put_embedding(
             seq=seq,
             vectors=vectors,
             tag_scores=scores,
-            tag_concepts=dict(tag_concepts or {}),
+            tag_concepts=dict(embedding.tag_concepts),
             replace=True,
         )
         session.commit()

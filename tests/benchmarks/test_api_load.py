@@ -25,6 +25,7 @@ def catalog(tmp_path):
     settings = Settings(data_dir=tmp_path, model_path=tiny_checkpoint(tmp_path / "m.pt"))
     upgrade(settings.resolved_database_url)
     cat = build_catalog(settings)
+    cat.binding.register()  # the model version row the synthetic tracks belong to
     yield cat
     cat.close()
 
@@ -46,13 +47,15 @@ def test_fill_synthetic_writes_tracks_vectors_and_tags(catalog):
     assert api_load.fill_synthetic(catalog, 4, seed=2) == 4
     assert api_load.fill_synthetic(catalog, 4, seed=2) == 0  # same content hashes: no dupes
     rows = api_load.synthetic_rows(catalog.model, 4, seed=2)
-    with catalog.sessions() as session:
+    with catalog.binding.session() as session:
         assert store.count_tracks(session) == 4
-        ids, vectors = store.load_embeddings(session, model_version_id=catalog.model_version_id)
+        ids, vectors = store.load_embeddings(
+            session, model_version_id=catalog.binding.model_version_id
+        )
         np.testing.assert_allclose(vectors, rows["vectors"], atol=1e-6)
         scores = store.tag_scores_for(session, track_ids=[int(ids[0])],
                                       tags=list(catalog.schema.tags),
-                                      model_version_id=catalog.model_version_id)
+                                      model_version_id=catalog.binding.model_version_id)
     assert list(scores[int(ids[0])].values()) == pytest.approx(rows["probs"][0].tolist(),
                                                                abs=1e-6)
 

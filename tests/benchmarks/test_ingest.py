@@ -67,15 +67,14 @@ def test_fingerprint_storage_counts_the_rows_and_their_pages(session, database_u
     import numpy as np
 
     from model.fingerprint import Fingerprint
-    from service import store
-    from tests.utils.db import model_version, track_fields
+    from tests.utils.db import create_track, model_version, track_fields
 
     empty = fingerprint_storage(database_url)
     assert empty["rows"] == 0
     mv = model_version(session)
     fp = Fingerprint(hashes=np.arange(20_000, dtype=np.int32) * 7,
                      times=np.arange(20_000, dtype=np.int32))
-    store.create_track(session, **track_fields(1, mv.id), fingerprint=fp)
+    create_track(session, **track_fields(1, mv.id), fingerprint=fp)
     full = fingerprint_storage(database_url)
     assert full["rows"] == 20_000
     # At least the three 4-byte columns of every row, and not absurdly more.

@@ -11,6 +11,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2 as httpx
 import numpy as np
@@ -20,17 +21,17 @@ from fastapi.responses import JSONResponse
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 
-from index.facet_set import FacetIndexSet
+from index import FacetIndexSet, LayeredIndex, VectorIndex
 from layout.facets import to_full_space
-from service.observability import (
-    EMBEDDING_BUCKETS,
+from service.api.routes import metrics as metrics_route
+from service.observability import install_observability
+from service.observability.logs import (
     JsonFormatter,
-    Metrics,
     RequestIdFilter,
     accept_request_id,
     current_request_id,
-    install_observability,
 )
+from service.observability.metrics import EMBEDDING_BUCKETS, Metrics
 from tests.utils.models import tiny_schema
 
 log = logging.getLogger("tests.ops.app")
@@ -54,6 +55,7 @@ def make_app() -> FastAPI:
         return {"seen": current_request_id()}
 
     app.state.catalog = None
+    app.include_router(metrics_route.router)
     install_observability(app)
     return app
 
@@ -221,34 +223,58 @@ def test_ingest_outcomes_and_reasons_are_bounded() -> None:
     }
 
 
-def test_index_sizes_are_read_from_the_catalogue_at_scrape_time() -> None:
+class Lifecycle:  # what the collector uses of app.state.catalog.indexes: the index, sync
+    def __init__(self, index: VectorIndex) -> None:
+        self.index = index
+        self.syncs = 0
+
+    def sync(self) -> int:
+        self.syncs += 1
+        return 0
+
+
+class Loaded:
+    def __init__(self, index: VectorIndex) -> None:
+        self.indexes = Lifecycle(index)
+
+
+def three_of_five(tmp_path: Path, layered: bool) -> VectorIndex:
+    """Tracks 10-14 added, 11 and 12 removed: in memory, or as a mapped snapshot whose delta
+    holds the changes (what every worker serves with index_mmap on)."""
+    schema = tiny_schema()
+    rng = np.random.default_rng(0)
+    vectors = to_full_space(rng.standard_normal((5, schema.dim)).astype(np.float32), schema)
+    if not layered:
+        index = FacetIndexSet(schema, "IDMap2,Flat")
+        index.add(np.arange(10, 15), vectors)
+        index.remove(np.array([11, 12]))
+        return index
+    base = FacetIndexSet(schema, "IDMap2,Flat")
+    base.add(np.arange(10, 13), vectors[:3])
+    base.save(tmp_path / "snap", state={})
+    mapped = LayeredIndex(FacetIndexSet.load(tmp_path / "snap", schema, mmap=True))
+    mapped.add(np.arange(13, 15), vectors[3:])
+    mapped.remove(np.array([11, 12]))
+    return mapped
+
+
+@pytest.mark.parametrize("layered", [False, True], ids=["in-memory", "mmap-layered"])
+def test_index_sizes_are_read_from_the_catalogue_at_scrape_time(
+    tmp_path: Path, layered: bool
+) -> None:
+    """With memory-mapped indexes (the default with several workers) the collector once
+    called a method only the in-memory class had, and /metrics answered 500."""
     app = make_app()
     before = samples(app)
     assert before[("musicprism_catalog_ready", ())] == 0.0
     assert not any(name == "musicprism_index_vectors" for name, _ in before)
 
-    schema = tiny_schema()
-    index = FacetIndexSet(schema, "IDMap2,Flat")
-    rng = np.random.default_rng(0)
-    vectors = to_full_space(rng.standard_normal((5, schema.dim)).astype(np.float32), schema)
-    index.add(np.arange(10, 15), vectors)
-    index.remove(np.array([11, 12]))
-
-    class Loaded:  # what app.state.catalog offers the collector: its index set, and sync
-        syncs = 0
-
-        def __init__(self, index: FacetIndexSet) -> None:
-            self.index = index
-
-        def sync(self) -> int:
-            self.syncs += 1
-            return 0
-
-    catalog = Loaded(index)
+    catalog = Loaded(three_of_five(tmp_path, layered))
     app.state.catalog = catalog
     after = samples(app)
-    assert catalog.syncs == 1  # caught up with the store before reporting
+    assert catalog.indexes.syncs == 1  # caught up with the store before reporting
     assert after[("musicprism_catalog_ready", ())] == 1.0
+    schema = tiny_schema()
     sizes = {dict(labels)["index"]: v for (name, labels), v in after.items()
              if name == "musicprism_index_vectors"}
     assert sizes == {"full": 3.0, **{f: 3.0 for f in schema.facet_names}}
@@ -281,15 +307,13 @@ def test_index_sizes_are_still_reported_when_the_store_is_down(
     vectors = to_full_space(np.random.default_rng(1).standard_normal((2, schema.dim)), schema)
     index.add(np.array([1, 2]), vectors.astype(np.float32))
 
-    class Unreachable:
-        def __init__(self, index: FacetIndexSet) -> None:
-            self.index = index
-
+    class Unreachable(Lifecycle):
         def sync(self) -> int:
             raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     app = make_app()
-    app.state.catalog = Unreachable(index)
+    app.state.catalog = Loaded(index)
+    app.state.catalog.indexes = Unreachable(index)
     with caplog.at_level(logging.WARNING, logger="service.observability"):
         got = samples(app)
     assert got[("musicprism_index_vectors", (("index", "full"),))] == 2.0

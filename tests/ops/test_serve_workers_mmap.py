@@ -3,7 +3,8 @@
 Nothing sets ``MUSICPRISM_INDEX_MMAP``: the worker count alone must turn mapped snapshots on.
 A catalogue ingested with the command line first is loaded, mapped, by both workers; a track
 uploaded through one worker is found by the other within seconds (the store's change log);
-after ``POST /admin/snapshot`` both workers serve the new snapshot and answer identically.
+after ``POST /admin/snapshot`` both workers serve the new snapshot and answer identically,
+and both answer ``GET /metrics``.
 Which worker answered is read from ``/readyz`` (its ``worker`` pid) and, for other routes,
 from the JSON access log (``request_id`` -> ``pid``).
 """
@@ -148,6 +149,15 @@ def test_serve_two_workers_maps_snapshots_by_default(tmp_path: Path, database_ur
                     assert r.status_code == 200, r.text
                     answers.setdefault(query, set()).add(json.dumps(r.json(), sort_keys=True))
             assert all(len(bodies) == 1 for bodies in answers.values()), answers
+
+            # /metrics: the answering worker serves a mapped snapshot under its delta, whose
+            # index sizes the collector reads (this once answered 500 with mmap on). The same
+            # connections as above, spread over both workers (its access lines are DEBUG).
+            for i in range(20):
+                r = client.get("/metrics", headers={"X-Request-ID": f"metrics-{i}",
+                                                    "Connection": "close"})
+                assert r.status_code == 200, r.text
+                assert 'musicprism_index_vectors{index="mood"} 5.0' in r.text, r.text[-2000:]
     finally:
         status = server.stop()
     assert status in GRACEFUL, server.log()

@@ -19,12 +19,14 @@ def test_a_track_ingested_by_one_worker_is_found_by_the_other(
     settings = make_settings(tmp_path, database_url)
     first, second = build_catalog(settings), build_catalog(settings)
     try:
-        first.open_indexes()
-        second.open_indexes()
-        second.sync(force=True)  # the other worker has just synced: its next sync is throttled
-        outcome = first.ingest(encode(song("alpha"), SR, "flac"), TrackMeta(title="Alpha"))
-        vector = second.vector_of(outcome.track.id)
-        np.testing.assert_allclose(vector, first.vector_of(outcome.track.id), rtol=0, atol=0)
+        first.open()
+        second.open()
+        second.indexes.sync(force=True)  # it has just synced: its next sync is throttled
+        audio = encode(song("alpha"), SR, "flac")
+        outcome = first.recordings.ingest(audio, TrackMeta(title="Alpha"))
+        vector = second.queries.vector_of(outcome.track.id)
+        np.testing.assert_allclose(vector, first.queries.vector_of(outcome.track.id), rtol=0,
+                                   atol=0)
     finally:
         first.close()
         second.close()

@@ -7,6 +7,7 @@ import os
 
 from fastapi import FastAPI
 
+from service.api.routes import metrics
 from service.observability import install_observability
 
 
@@ -19,5 +20,6 @@ def create() -> FastAPI:
         return {"id": item_id, "pid": os.getpid()}
 
     app.state.catalog = None
+    app.include_router(metrics.router)
     install_observability(app)
     return app

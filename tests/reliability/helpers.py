@@ -126,7 +126,7 @@ def opened_catalog(deployment: Deployment) -> Iterator[tuple[Catalog, str]]:
     yields it and what ``open_indexes`` said it did."""
     catalog = build_catalog(deployment.settings)
     try:
-        how = catalog.open_indexes()
+        how = catalog.open()
         yield catalog, how
     finally:
         catalog.close()
@@ -135,21 +135,23 @@ def opened_catalog(deployment: Deployment) -> Iterator[tuple[Catalog, str]]:
 def assert_index_matches_store(catalog: Catalog) -> dict[int, Track]:
     """Every track row has a vector and is in every index; no index holds an id without a
     row; the indexed vectors are the stored ones. Returns the rows by id."""
-    with catalog.sessions() as session:
+    with catalog.binding.session() as session:
         rows = {t.id: t for t in session.scalars(select(Track).order_by(Track.id))}
-        ids, vectors = store.load_embeddings(session, model_version_id=catalog.model_version_id)
+        ids, vectors = store.load_embeddings(
+            session, model_version_id=catalog.binding.model_version_id
+        )
     assert ids.tolist() == sorted(rows), (
         f"tracks without a vector: {sorted(set(rows) - set(ids.tolist()))}"
     )
-    held = catalog.index.ids()
+    held = catalog.indexes.index.ids()
     assert held.tolist() == ids.tolist(), (
         f"index holds {sorted(set(held.tolist()) - set(ids.tolist()))} without a row and "
         f"misses {sorted(set(ids.tolist()) - set(held.tolist()))}"
     )
     for facet in catalog.schema.facet_names:
-        assert catalog.index.facet_index(facet).ids().tolist() == ids.tolist(), facet
+        assert catalog.indexes.index.facet_index(facet).ids().tolist() == ids.tolist(), facet
     if len(ids):
-        indexed = np.stack([catalog.index.get(int(i)) for i in ids])
+        indexed = np.stack([catalog.indexes.index.get(int(i)) for i in ids])
         np.testing.assert_allclose(indexed, vectors, atol=1e-6)
     return rows
 

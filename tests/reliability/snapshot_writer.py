@@ -22,15 +22,15 @@ def main(argv: list[str]) -> int:
     files = sorted(p for p in folder.rglob("*") if p.suffix in {".wav", ".flac"})
     catalog = build_catalog(Settings())
     try:
-        catalog.open_indexes()
+        catalog.open()
         sys.stdout.write("ready\n")
         sys.stdout.flush()
         for i in range(iterations):
             path = files[i % len(files)]
-            outcome = catalog.ingest(path, TrackMeta(title=path.stem, source=path.name))
+            outcome = catalog.recordings.ingest(path, TrackMeta(title=path.stem, source=path.name))
             if not outcome.created:
-                catalog.delete(outcome.track.id)
-            catalog.save_snapshot()
+                catalog.recordings.delete(outcome.track.id)
+            catalog.indexes.save_snapshot()
             sys.stdout.write(f"saved {i}\n")
             sys.stdout.flush()
     finally:

@@ -174,7 +174,9 @@ def test_catalog_reads_racing_deletes_raise_only_track_not_found(deployment: Dep
     deletion had completed before the read began."""
     with opened_catalog(deployment) as (catalog, _):
         ids = [
-            catalog.ingest(encode(song(f"race-{i}", 1.0), SR, "wav"), TrackMeta()).track.id
+            catalog.recordings.ingest(
+                encode(song(f"race-{i}", 1.0), SR, "wav"), TrackMeta()
+            ).track.id
             for i in range(RACE_TRACKS)
         ]
         deleted: list[int] = []  # appended once each delete has returned
@@ -188,8 +190,8 @@ def test_catalog_reads_racing_deletes_raise_only_track_not_found(deployment: Dep
                     return
                 tid = int(rng.choice(ids))
                 try:
-                    vector = catalog.vector_of(tid)  # what GET /similar/{id} does first
-                    hits = catalog.similar(vector, k=5)[1] if search else []
+                    vector = catalog.queries.vector_of(tid)  # what GET /similar/{id} does first
+                    hits = catalog.queries.similar(vector, k=5)[1] if search else []
                 except TrackNotFound:
                     continue
                 except Exception as exc:  # noqa: BLE001 - any other error is the failure
@@ -203,12 +205,12 @@ def test_catalog_reads_racing_deletes_raise_only_track_not_found(deployment: Dep
         for t in readers:
             t.start()
         for tid in ids:
-            catalog.delete(tid)
+            catalog.recordings.delete(tid)
             deleted.append(tid)
         for t in readers:
             t.join()
         assert failures == []
-        assert len(catalog.index) == 0
+        assert len(catalog.indexes.index) == 0
 
 
 @pytest.mark.slow

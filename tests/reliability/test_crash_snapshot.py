@@ -82,11 +82,11 @@ def test_kill_during_snapshot_write_keeps_previous_snapshot(
         left = snapshot_files(root)
         with opened_catalog(deployment) as (catalog, how):
             assert how.startswith("loaded"), (how, left)
-            assert catalog.index.state == left["state"], left
+            assert catalog.indexes.index.state == left["state"], left
             assert_index_matches_store(catalog)
 
     with opened_catalog(deployment) as (catalog, _):
-        catalog.save_snapshot()  # the next save clears every leftover of the crashes
+        catalog.indexes.save_snapshot()  # the next save clears every leftover of the crashes
     entries = snapshot_files(root)["entries"]
     assert [e for e in entries if not e.startswith("snap-")] == [".write.lock", "CURRENT"]
     assert 1 <= len(entries) - 2 <= 2, entries  # the live snapshot and at most the previous

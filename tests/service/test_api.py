@@ -15,13 +15,13 @@ def brute_force(
 ) -> list[tuple[int, float]]:
     """Every other track's weighted facet score, best first, from the stored vectors."""
     catalog = cat.client.app.state.catalog
-    q = catalog.index.get(query_id)
+    q = catalog.indexes.index.get(query_id)
     names = catalog.schema.facet_names
     out = []
     for tid in cat.ids.values():
         if tid == query_id:
             continue
-        cos = facet_cosines(q, catalog.index.get(tid)[None, :], catalog.schema)[0]
+        cos = facet_cosines(q, catalog.indexes.index.get(tid)[None, :], catalog.schema)[0]
         out.append(
             (tid, float(sum(weights.get(n, 0.0) * c for n, c in zip(names, cos, strict=True))))
         )
@@ -143,7 +143,7 @@ def test_search_by_tag_ranks_by_proxy_cosine(catalogue: Catalogue):
     genre = catalog.schema.facet("genre").slice
     k = len(catalog.schema.facets)
     for r in body["results"]:
-        v = catalog.index.get(r["track"]["id"])[genre] * np.sqrt(k)
+        v = catalog.indexes.index.get(r["track"]["id"])[genre] * np.sqrt(k)
         assert r["score"] == pytest.approx(float(v @ proxy), abs=1e-4)
         assert 0 <= r["tag_scores"]["jazz"] <= 1
     scores = [r["score"] for r in body["results"]]

@@ -14,7 +14,7 @@ VALID_FACETS = "valid facets: genre, mood, instrument, era"
 def state(cat: Catalogue) -> tuple[int, int]:
     """(tracks in the store, vectors in the index)."""
     catalog = cat.client.app.state.catalog
-    return cat.client.get("/tracks").json()["total"], len(catalog.index)
+    return cat.client.get("/tracks").json()["total"], len(catalog.indexes.index)
 
 
 def assert_unchanged(cat: Catalogue, before: tuple[int, int]) -> None:

@@ -68,10 +68,10 @@ def test_ingest_folder_is_recursive_reports_skips_and_resumes(env: Path, capsys)
     from service.settings import Settings
 
     catalog = build_catalog(Settings())
-    catalog.open_indexes()
+    catalog.open()
     try:
-        total, tracks = catalog.list_tracks(offset=0, limit=10)
-        assert total == 4 == catalog.count()
+        total, tracks = catalog.queries.list_tracks(offset=0, limit=10)
+        assert total == 4 == len(catalog.indexes)
         one = next(t for t in tracks if t.external_id == "ID-1")
         assert (one.title, one.artist, one.album, one.source) == (
             "One",

@@ -26,8 +26,9 @@ from layout.facets import to_full_space
 from model.checkpoint import load_checkpoint
 from service import store
 from service.app import create_app
-from service.catalog import Catalog
+from service.catalog import Catalog, CatalogConfig
 from tests.service.conftest import API_KEY, make_settings
+from tests.utils.db import create_track, put_embedding
 from tests.utils.models import tiny_checkpoint
 
 QUERIES = [
@@ -52,15 +53,10 @@ class Site:
         self.n = 0
 
     def worker(self, *, mmap: bool = True, delta_max: int = 10_000) -> Catalog:
-        catalog = Catalog(
-            model=self.model,
-            sessions=self.sessions,
-            index_dir=self.index_dir,
-            sync_interval=0.0,
-            mmap=mmap,
-            delta_max=delta_max,
-        )
-        catalog.open_indexes()
+        config = CatalogConfig(index_dir=self.index_dir, sync_interval=0.0, mmap=mmap,
+                               delta_max=delta_max)
+        catalog = Catalog(self.model, self.sessions, config)
+        catalog.open()
         self.opened.append(catalog)
         return catalog
 
@@ -75,7 +71,7 @@ class Site:
             for _ in range(n):
                 self.n += 1
                 v = self.vector()
-                track, _ = store.create_track(
+                track, _ = create_track(
                     session,
                     content_hash=f"{self.n:064x}",
                     source=f"{self.n}.flac",
@@ -101,7 +97,7 @@ def answers(catalog: Catalog, query: np.ndarray, k: int = 8) -> list[list[tuple[
     """(track id, score) lists for every query in QUERIES."""
     out = []
     for kw in QUERIES:
-        _, hits = catalog.similar(query, k=k, **kw)  # type: ignore[arg-type]
+        _, hits = catalog.queries.similar(query, k=k, **kw)  # type: ignore[arg-type]
         out.append([(h.track.id, h.score) for h in hits])
     return out
 
@@ -114,17 +110,17 @@ def assert_same_answers(a: list[list[tuple[int, float]]], b: list[list[tuple[int
 
 def test_mapped_workers_answer_as_an_in_memory_catalog(site: Site) -> None:
     first = site.worker(mmap=False)  # writes the first snapshot (rebuilt from an empty store)
-    mv = first.model_version_id
+    mv = first.binding.model_version_id
     site.add_tracks(40, mv)
-    first.save_snapshot()
+    first.indexes.save_snapshot()
     a, b = site.worker(), site.worker()
-    assert isinstance(a.index, LayeredIndex) and a.index.base.read_only
-    assert len(a.index.delta) == 0 and a.count() == 40
+    assert isinstance(a.indexes.index, LayeredIndex) and a.indexes.index.base.read_only
+    assert len(a.indexes.index.delta) == 0 and a.queries.count() == 40
     new = site.add_tracks(15, mv)  # after the snapshot: into each worker's delta
     with site.sessions() as session:
         store.delete_track(session, track_id=2)  # a base track
         store.delete_track(session, track_id=new[0])  # a delta track
-        store.put_embedding(
+        put_embedding(
             session,
             track_id=5,
             model_version_id=mv,
@@ -134,33 +130,35 @@ def test_mapped_workers_answer_as_an_in_memory_catalog(site: Site) -> None:
         )  # a base track replaced
     reference = site.worker(mmap=False)  # everything in one private index
     for w in (a, b):
-        w.sync(force=True)
-        assert w.count() == reference.count() == 40 + 15 - 2
-        assert isinstance(w.index, LayeredIndex)
-        assert (len(w.index.delta), w.index.pending) == (15 - 1 + 1, 15 - 1 + 1 + 2)
+        w.indexes.sync(force=True)
+        assert w.queries.count() == reference.queries.count() == 40 + 15 - 2
+        assert isinstance(w.indexes.index, LayeredIndex)
+        assert (len(w.indexes.index.delta), w.indexes.index.pending) == (15 - 1 + 1, 15 - 1 + 1 + 2)
     for _ in range(3):
         q = site.vector()
         expected = answers(reference, q)
         assert all(expected) and expected[0][0][1] > 0
         assert_same_answers(answers(a, q), expected)
         assert_same_answers(answers(b, q), expected)
-    np.testing.assert_array_equal(a.vector_of(5), reference.vector_of(5))
+    np.testing.assert_array_equal(a.queries.vector_of(5), reference.queries.vector_of(5))
 
 
 def test_delta_past_the_threshold_writes_a_snapshot_all_workers_map(site: Site) -> None:
     site.worker(mmap=False)
     a, b = site.worker(delta_max=10), site.worker(delta_max=10_000)
     first = current_snapshot(site.index_dir / site.model.version)
-    site.add_tracks(12, a.model_version_id)
-    a.sync(force=True)  # 12 > 10: a writes a snapshot in the background, then serves it
-    assert a._compacting is not None
-    a._compacting.join(timeout=60)
+    site.add_tracks(12, a.binding.model_version_id)
+    a.indexes.sync(force=True)  # 12 > 10: a writes a snapshot in the background, then serves it
+    assert a.indexes._compacting is not None
+    a.indexes._compacting.join(timeout=60)
     live = current_snapshot(site.index_dir / site.model.version)
     assert live != first
-    assert a.index.snapshot == live and a.index.pending == 0 and a.count() == 12
-    b.sync(force=True)  # b notices the new CURRENT and swaps
-    assert isinstance(b.index, LayeredIndex)
-    assert b.index.snapshot == live and b.index.pending == 0 and b.count() == 12
+    served = a.indexes.index
+    assert served.snapshot == live and served.pending == 0 and a.queries.count() == 12
+    b.indexes.sync(force=True)  # b notices the new CURRENT and swaps
+    served = b.indexes.index
+    assert isinstance(served, LayeredIndex)
+    assert served.snapshot == live and served.pending == 0 and b.queries.count() == 12
     q = site.vector()
     assert_same_answers(answers(a, q), answers(b, q))
 
@@ -168,22 +166,22 @@ def test_delta_past_the_threshold_writes_a_snapshot_all_workers_map(site: Site) 
 def test_only_one_process_writes_a_snapshot_at_a_time(site: Site) -> None:
     site.worker(mmap=False)
     a = site.worker()
-    site.add_tracks(3, a.model_version_id)
+    site.add_tracks(3, a.binding.model_version_id)
     root = site.index_dir / site.model.version
     before = current_snapshot(root)
     with compaction_lock(root) as held:
         assert held
-        assert a.compact() is None  # another holder: a leaves the work to it
+        assert a.indexes.compact() is None  # another holder: a leaves the work to it
     assert current_snapshot(root) == before
-    written = a.compact()
+    written = a.indexes.compact()
     assert written == current_snapshot(root) != before
-    assert a.index.snapshot == written and a.count() == 3
+    assert a.indexes.index.snapshot == written and a.queries.count() == 3
 
 
 def test_queries_never_fail_while_snapshots_are_replaced(site: Site) -> None:
     """A thread hammers one worker while another worker replaces the snapshot 6 times."""
     site.worker(mmap=False)
-    site.add_tracks(60, site.opened[0].model_version_id)
+    site.add_tracks(60, site.opened[0].binding.model_version_id)
     reader, writer = site.worker(), site.worker()
     q = site.vector()
     expected = answers(reader, q)
@@ -198,7 +196,7 @@ def test_queries_never_fail_while_snapshots_are_replaced(site: Site) -> None:
                 got = answers(reader, q)
                 if [[i for i, _ in r] for r in got] != [[i for i, _ in r] for r in expected]:
                     wrong.append(got)
-                seen.add(reader.index.snapshot)
+                seen.add(reader.indexes.index.snapshot)
             except BaseException as exc:  # noqa: BLE001 - any failure is the finding
                 errors.append(exc)
 
@@ -208,12 +206,12 @@ def test_queries_never_fail_while_snapshots_are_replaced(site: Site) -> None:
     try:
         for _ in range(6):
             with site.sessions() as session:  # a change that leaves the content as it is
-                track_id, schema, mv = 7, site.model.schema, writer.model_version_id
-                v = writer.vector_of(track_id)
+                track_id, schema, mv = 7, site.model.schema, writer.binding.model_version_id
+                v = writer.queries.vector_of(track_id)
                 scores = store.tag_scores_for(
                     session, track_ids=[track_id], tags=schema.tags, model_version_id=mv
                 )[track_id]
-                store.put_embedding(
+                put_embedding(
                     session,
                     track_id=track_id,
                     model_version_id=mv,
@@ -223,7 +221,7 @@ def test_queries_never_fail_while_snapshots_are_replaced(site: Site) -> None:
                     tag_scores=scores,
                     tag_concepts={t: schema.concept_of_tag(t) for t in schema.tags},
                 )
-            path = writer.compact()
+            path = writer.indexes.compact()
             assert path is not None
             written.append(path)
             deadline = time.monotonic() + 30
@@ -250,11 +248,11 @@ def test_admin_snapshot_needs_the_api_key(tmp_path: Path, database_url: str) -> 
         catalog = client.app.state.catalog
         assert body == {
             "written": True,
-            "snapshot": catalog.index.snapshot.name,
+            "snapshot": catalog.indexes.index.snapshot.name,
             "tracks": 0,
             "mmap": True,
         }
-        assert isinstance(catalog.index, LayeredIndex)
+        assert isinstance(catalog.indexes.index, LayeredIndex)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a backup is a file copy
@@ -267,21 +265,21 @@ def test_a_store_restored_from_an_older_backup_rebuilds_the_indexes(
     snapshot. Starting on it must serve the store's tracks, not the snapshot's."""
     site = Site(tmp_path, session_factory)
     worker = site.worker(mmap=mmap)
-    kept = site.add_tracks(10, worker.model_version_id)
-    worker.save_snapshot()
+    kept = site.add_tracks(10, worker.binding.model_version_id)
+    worker.indexes.save_snapshot()
     db = Path(engine.url.database or "")
     engine.dispose()
     shutil.copyfile(db, tmp_path / "backup.db")
-    site.add_tracks(5, worker.model_version_id)  # written after the backup
-    worker.save_snapshot()
-    assert worker.count() == 15
+    site.add_tracks(5, worker.binding.model_version_id)  # written after the backup
+    worker.indexes.save_snapshot()
+    assert worker.queries.count() == 15
     engine.dispose()
     for companion in db.parent.glob(db.name + "-*"):  # SQLite's -wal / -shm, if any
         companion.unlink()
     shutil.copyfile(tmp_path / "backup.db", db)  # the restore
     restarted = site.worker(mmap=mmap)
-    assert restarted.count() == 10
-    assert restarted.index.ids().tolist() == sorted(kept)
+    assert restarted.queries.count() == 10
+    assert restarted.indexes.index.ids().tolist() == sorted(kept)
     q = site.vector()
-    _, hits = restarted.similar(q, k=15)
+    _, hits = restarted.queries.similar(q, k=15)
     assert {h.track.id for h in hits} == set(kept)

@@ -116,9 +116,9 @@ def test_catalog_checks_metadata_itself(catalogue: Catalogue) -> None:
     before = state(catalogue)
     wav = encode(song("cli-year"), SR, "wav")
     with pytest.raises(ValueError, match="invalid year 1700: must be between 1860 and 2100"):
-        catalog.ingest(wav, TrackMeta(year=1700))
+        catalog.recordings.ingest(wav, TrackMeta(year=1700))
     with pytest.raises(ValueError, match="invalid ISRC 'nope'"):
-        catalog.ingest(wav, TrackMeta(isrc="nope"))
+        catalog.recordings.ingest(wav, TrackMeta(isrc="nope"))
     assert_unchanged(catalogue, before)
 
 

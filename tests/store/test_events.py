@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import store
-from tests.utils.db import DIM, model_version, track_fields
+from tests.utils.db import DIM, create_track, model_version, put_embedding, track_fields
 
 
 class DictIndex:
@@ -45,10 +45,10 @@ def _assert_same(index: DictIndex, session: Session, model_version_id: int) -> N
 def test_events_are_numbered_in_order(session: Session) -> None:
     mv = model_version(session)
     assert store.latest_seq(session) == 0
-    a, _ = store.create_track(session, **track_fields(1, mv.id))
-    b, _ = store.create_track(session, **track_fields(2, mv.id))
+    a, _ = create_track(session, **track_fields(1, mv.id))
+    b, _ = create_track(session, **track_fields(2, mv.id))
     store.delete_track(session, track_id=a.id)
-    c, _ = store.create_track(session, **track_fields(3, mv.id))
+    c, _ = create_track(session, **track_fields(3, mv.id))
     events = store.events_since(session, after_seq=0)
     assert [(e.seq, e.track_id, e.op) for e in events] == [
         (1, a.id, "add"),
@@ -65,15 +65,15 @@ def test_events_are_numbered_in_order(session: Session) -> None:
 
 def test_snapshot_catches_up_exactly(session: Session) -> None:
     mv = model_version(session)
-    ids = [store.create_track(session, **track_fields(n, mv.id))[0].id for n in range(1, 7)]
+    ids = [create_track(session, **track_fields(n, mv.id))[0].id for n in range(1, 7)]
     index = _snapshot(session, mv.id)
     assert index.seq == 6 and len(index.vectors) == 6
     # after the snapshot: deletes, adds, a re-embedding, an add then delete
     store.delete_track(session, track_id=ids[0])
     store.delete_track(session, track_id=ids[3])
-    new = [store.create_track(session, **track_fields(n, mv.id))[0].id for n in range(7, 10)]
+    new = [create_track(session, **track_fields(n, mv.id))[0].id for n in range(7, 10)]
     other = track_fields(50, mv.id)
-    store.put_embedding(
+    put_embedding(
         session,
         track_id=ids[1],
         model_version_id=mv.id,
@@ -98,9 +98,9 @@ def test_snapshot_catches_up_exactly(session: Session) -> None:
 
 def test_replaying_changes_twice_gives_the_same_index(session: Session) -> None:
     mv = model_version(session)
-    store.create_track(session, **track_fields(1, mv.id))
+    create_track(session, **track_fields(1, mv.id))
     index = _snapshot(session, mv.id)
-    store.create_track(session, **track_fields(2, mv.id))
+    create_track(session, **track_fields(2, mv.id))
     store.delete_track(session, track_id=1)
     changes = store.changes_since(session, after_seq=index.seq, model_version_id=mv.id)
     index.apply(changes)
@@ -121,7 +121,7 @@ def test_concurrent_writers_get_gapless_sequence_numbers(
         try:
             with session_factory() as s:
                 for n in range(start, start + 5):
-                    track, _ = store.create_track(s, **track_fields(n, mv_id))
+                    track, _ = create_track(s, **track_fields(n, mv_id))
                     if n % 2:
                         store.delete_track(s, track_id=track.id)
         except BaseException as e:  # reported by the assert below
@@ -159,7 +159,7 @@ def test_a_writer_waits_for_the_open_one_and_numbers_after_it(
 
     def writer() -> None:
         with session_factory() as s:
-            store.create_track(s, **track_fields(1, mv_id))
+            create_track(s, **track_fields(1, mv_id))
             result.append(store.latest_seq(s))
         done.set()
 

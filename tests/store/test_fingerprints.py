@@ -12,7 +12,7 @@ from model.fingerprint import HASH_BITS, VERSION, Fingerprint
 from service import store
 from service.db import downgrade, upgrade
 from service.errors import InvalidValue, TrackNotFound
-from tests.utils.db import count_rows, model_version, table_names, track_fields
+from tests.utils.db import count_rows, create_track, model_version, table_names, track_fields
 
 
 def fingerprint_of(seed: int, n: int = 500, version: int = VERSION) -> Fingerprint:
@@ -33,7 +33,7 @@ def expected_rows(track_id: int, fp: Fingerprint, wanted: set[int]) -> set[tuple
 def test_a_track_is_stored_with_its_fingerprint_and_found_by_hash(session: Session) -> None:
     mv = model_version(session)
     fps = {n: fingerprint_of(n) for n in (1, 2)}
-    ids = {n: store.create_track(session, **track_fields(n, mv.id), fingerprint=fps[n])[0].id
+    ids = {n: create_track(session, **track_fields(n, mv.id), fingerprint=fps[n])[0].id
            for n in fps}
     assert count_rows(session, "fingerprint_hashes") == 1000
     assert store.fingerprint_version(session, track_id=ids[1]) == VERSION
@@ -48,7 +48,7 @@ def test_a_track_is_stored_with_its_fingerprint_and_found_by_hash(session: Sessi
 def test_lookup_of_nothing_and_of_many_hashes(session: Session) -> None:
     mv = model_version(session)
     fp = fingerprint_of(3, n=3000)
-    tid = store.create_track(session, **track_fields(1, mv.id), fingerprint=fp)[0].id
+    tid = create_track(session, **track_fields(1, mv.id), fingerprint=fp)[0].id
     nothing = store.lookup_hashes(session, hashes=np.zeros(0, np.int64), version=VERSION)
     assert rows(nothing) == set()
     # More hashes than one IN list holds: looked up in chunks.
@@ -59,7 +59,7 @@ def test_lookup_of_nothing_and_of_many_hashes(session: Session) -> None:
 def test_other_versions_are_never_returned(session: Session) -> None:
     mv = model_version(session)
     old = fingerprint_of(4, version=VERSION + 1)
-    tid = store.create_track(session, **track_fields(1, mv.id), fingerprint=old)[0].id
+    tid = create_track(session, **track_fields(1, mv.id), fingerprint=old)[0].id
     assert rows(store.lookup_hashes(session, hashes=old.hashes, version=VERSION)) == set()
     assert store.fingerprint_version(session, track_id=tid) == VERSION + 1
     assert count_rows(session, "track_fingerprints", version=VERSION) == 0
@@ -67,7 +67,7 @@ def test_other_versions_are_never_returned(session: Session) -> None:
 
 def test_put_fingerprint_adds_or_replaces(session: Session) -> None:
     mv = model_version(session)
-    tid = store.create_track(session, **track_fields(1, mv.id))[0].id
+    tid = create_track(session, **track_fields(1, mv.id))[0].id
     assert store.fingerprint_version(session, track_id=tid) is None
     first, second = fingerprint_of(5), fingerprint_of(6, n=20)
     store.put_fingerprint(session, track_id=tid, fingerprint=first)
@@ -80,8 +80,8 @@ def test_put_fingerprint_adds_or_replaces(session: Session) -> None:
 
 def test_a_deleted_track_takes_its_fingerprint_with_it(session: Session) -> None:
     mv = model_version(session)
-    keep = store.create_track(session, **track_fields(1, mv.id), fingerprint=fingerprint_of(7))
-    gone = store.create_track(session, **track_fields(2, mv.id), fingerprint=fingerprint_of(8))
+    keep = create_track(session, **track_fields(1, mv.id), fingerprint=fingerprint_of(7))
+    gone = create_track(session, **track_fields(2, mv.id), fingerprint=fingerprint_of(8))
     store.delete_track(session, track_id=gone[0].id)
     assert count_rows(session, "track_fingerprints") == 1
     assert count_rows(session, "fingerprint_hashes") == 500
@@ -110,7 +110,7 @@ def test_malformed_fingerprints_are_refused_and_nothing_is_written(
     mv = model_version(session)
     bad = Fingerprint(hashes=np.array(hashes, np.int64), times=np.array(times, np.int64))
     with pytest.raises(InvalidValue, match=what):
-        store.create_track(session, **track_fields(1, mv.id), fingerprint=bad)
+        create_track(session, **track_fields(1, mv.id), fingerprint=bad)
     assert count_rows(session, "tracks") == 0
     assert count_rows(session, "track_fingerprints") == 0
 
@@ -123,7 +123,7 @@ def test_downgrade_to_0002_and_back_keeps_the_tracks(empty_database_url: str) ->
     try:
         with make_session_factory(engine)() as session:
             mv = model_version(session)
-            store.create_track(session, **track_fields(1, mv.id), fingerprint=fingerprint_of(1))
+            create_track(session, **track_fields(1, mv.id), fingerprint=fingerprint_of(1))
         downgrade(empty_database_url, "0002")
         assert {"track_fingerprints", "fingerprint_hashes"}.isdisjoint(
             table_names(empty_database_url))
@@ -141,7 +141,7 @@ def test_downgrade_to_0002_and_back_keeps_the_tracks(empty_database_url: str) ->
 def test_refresh_statistics_analyzes_the_fingerprint_tables(session: Session) -> None:
     mv = model_version(session)
     fp = fingerprint_of(10)
-    tid = store.create_track(session, **track_fields(1, mv.id), fingerprint=fp)[0].id
+    tid = create_track(session, **track_fields(1, mv.id), fingerprint=fp)[0].id
     store.refresh_statistics(session)
     if session.get_bind().dialect.name == "postgresql":
         analyzed = session.execute(text(

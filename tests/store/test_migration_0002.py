@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from service import store
 from service.db import current_revision, downgrade, make_engine, make_session_factory, upgrade
 from tests.store.test_migrations import schema_diff
-from tests.utils.db import content_hash, model_version, track_fields
+from tests.utils.db import content_hash, create_track, model_version, track_fields
 
 CREATED = [
     dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
@@ -162,7 +161,7 @@ def test_ids_of_deleted_tracks_are_not_reused_after_upgrade(seeded: tuple[str, E
     upgrade(url)
     with make_session_factory(engine)() as session:
         mv = model_version(session, dim=8)
-        track, created = store.create_track(session, **track_fields(9, mv.id))
+        track, created = create_track(session, **track_fields(9, mv.id))
     assert created and track.id == 4
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from service import store
 from service.errors import ExternalIdConflict, TagConceptConflict
 from service.models import Embedding, Track
-from tests.utils.db import STORE_TABLES, count_rows, model_version, track_fields
+from tests.utils.db import STORE_TABLES, count_rows, create_track, model_version, track_fields
 
 
 class Injected(RuntimeError):
@@ -51,7 +51,7 @@ def test_failure_after_the_track_insert_rolls_everything_back(
     mv = model_version(session)
     before = _counts(session)
     with pytest.raises(Injected):
-        store.create_track(session, **track_fields(1, mv.id))
+        create_track(session, **track_fields(1, mv.id))
     assert len(inserted_tracks) == 1  # the track row did reach the database
     assert _counts(session) == before
     assert store.latest_seq(session) == 0
@@ -65,18 +65,18 @@ def test_session_is_usable_after_a_failed_create(
     session: Session, inserted_tracks: list[int]
 ) -> None:
     mv = model_version(session)
-    store.create_track(session, **track_fields(1, mv.id))
+    create_track(session, **track_fields(1, mv.id))
     clash = track_fields(2, mv.id) | {
         "tag_concepts": {"rock": "mood", "jazz": "genre", "calm": "mood"}
     }
     with pytest.raises(TagConceptConflict):  # raised after track and vectors were added
-        store.create_track(session, **clash)
+        create_track(session, **clash)
     assert len(inserted_tracks) == 2
     assert store.count_tracks(session) == 1
     assert count_rows(session, "embeddings") == 1
     assert count_rows(session, "track_tags") == 3
     assert store.latest_seq(session) == 1
-    track, created = store.create_track(session, **track_fields(3, mv.id))
+    track, created = create_track(session, **track_fields(3, mv.id))
     assert created
     assert [e.seq for e in store.events_since(session, after_seq=0)] == [1, 2]
     assert store.get_embedding(session, track_id=track.id, model_version_id=mv.id).seq == 2
@@ -84,17 +84,17 @@ def test_session_is_usable_after_a_failed_create(
 
 def test_conflict_under_the_lock_gives_back_the_sequence_number(session: Session) -> None:
     mv = model_version(session)
-    store.create_track(session, **track_fields(1, mv.id) | {"external_id": "x"})
+    create_track(session, **track_fields(1, mv.id) | {"external_id": "x"})
     with pytest.raises(ExternalIdConflict):
-        store.create_track(session, **track_fields(2, mv.id) | {"external_id": "x"})
+        create_track(session, **track_fields(2, mv.id) | {"external_id": "x"})
     assert store.latest_seq(session) == 1
-    _, created = store.create_track(session, **track_fields(2, mv.id))
+    _, created = create_track(session, **track_fields(2, mv.id))
     assert created and store.latest_seq(session) == 2
 
 
 def test_failure_at_commit_keeps_the_deleted_track(session: Session) -> None:
     mv = model_version(session)
-    track_id = store.create_track(session, **track_fields(1, mv.id))[0].id
+    track_id = create_track(session, **track_fields(1, mv.id))[0].id
 
     def boom(_session: Session) -> None:
         raise Injected("commit failed")

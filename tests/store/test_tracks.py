@@ -20,13 +20,13 @@ from service.errors import (
     TrackNotFound,
     UnknownTag,
 )
-from tests.utils.db import DIM, content_hash, count_rows, model_version, track_fields
+from tests.utils.db import DIM, content_hash, count_rows, create_track, model_version, track_fields
 
 
 def test_create_then_get(session: Session) -> None:
     mv = model_version(session)
     fields = track_fields(1, mv.id)
-    track, created = store.create_track(session, **fields)
+    track, created = create_track(session, **fields)
     assert created
     session.expunge_all()  # read back from the database, not the identity map
     got = store.get_track(session, track_id=track.id)
@@ -54,14 +54,14 @@ def test_get_missing_track_raises_with_the_id(session: Session) -> None:
 
 def test_duplicate_hash_returns_existing_track_and_writes_nothing(session: Session) -> None:
     mv = model_version(session)
-    first, created = store.create_track(session, **track_fields(1, mv.id))
+    first, created = create_track(session, **track_fields(1, mv.id))
     assert created
     seq = store.latest_seq(session)
     again = track_fields(1, mv.id, seed=99) | {
         "title": "Other title",
         "content_hash": content_hash(1).upper(),  # same digest, other spelling
     }
-    second, created = store.create_track(session, **again)
+    second, created = create_track(session, **again)
     assert not created
     assert second.id == first.id
     assert second.title == "Track 1"
@@ -74,9 +74,9 @@ def test_duplicate_hash_returns_existing_track_and_writes_nothing(session: Sessi
 
 def test_external_id_conflict(session: Session) -> None:
     mv = model_version(session)
-    a, _ = store.create_track(session, **track_fields(1, mv.id) | {"external_id": "isrc-1"})
+    a, _ = create_track(session, **track_fields(1, mv.id) | {"external_id": "isrc-1"})
     with pytest.raises(ExternalIdConflict) as e:
-        store.create_track(session, **track_fields(2, mv.id) | {"external_id": "isrc-1"})
+        create_track(session, **track_fields(2, mv.id) | {"external_id": "isrc-1"})
     assert (e.value.external_id, e.value.track_id) == ("isrc-1", a.id)
     assert store.count_tracks(session) == 1
     assert store.latest_seq(session) == 1
@@ -85,8 +85,8 @@ def test_external_id_conflict(session: Session) -> None:
 
 def test_delete_cascades_to_vectors_and_tag_scores(session: Session) -> None:
     mv = model_version(session)
-    a, _ = store.create_track(session, **track_fields(1, mv.id))
-    b, _ = store.create_track(session, **track_fields(2, mv.id))
+    a, _ = create_track(session, **track_fields(1, mv.id))
+    b, _ = create_track(session, **track_fields(2, mv.id))
     assert count_rows(session, "embeddings", track_id=a.id) == 1
     assert count_rows(session, "track_tags", track_id=a.id) == 3
     seq = store.delete_track(session, track_id=a.id)
@@ -113,23 +113,23 @@ def test_delete_missing_track_raises_and_allocates_nothing(session: Session) -> 
 def test_track_ids_are_never_reused(session: Session) -> None:
     """Ids are index ids: deleting the newest track must not free its id."""
     mv = model_version(session)
-    a, _ = store.create_track(session, **track_fields(1, mv.id))
+    a, _ = create_track(session, **track_fields(1, mv.id))
     store.delete_track(session, track_id=a.id)
-    b, _ = store.create_track(session, **track_fields(2, mv.id))
+    b, _ = create_track(session, **track_fields(2, mv.id))
     assert b.id > a.id
 
 
 def test_reupload_after_delete_is_a_new_track(session: Session) -> None:
     mv = model_version(session)
-    a, _ = store.create_track(session, **track_fields(1, mv.id))
+    a, _ = create_track(session, **track_fields(1, mv.id))
     store.delete_track(session, track_id=a.id)
-    b, created = store.create_track(session, **track_fields(1, mv.id))
+    b, created = create_track(session, **track_fields(1, mv.id))
     assert created and b.id != a.id
 
 
 def test_list_count_and_tracks_by_ids(session: Session) -> None:
     mv = model_version(session)
-    ids = [store.create_track(session, **track_fields(n, mv.id))[0].id for n in range(1, 8)]
+    ids = [create_track(session, **track_fields(n, mv.id))[0].id for n in range(1, 8)]
     assert [t.id for t in store.list_tracks(session)] == ids
     assert [t.id for t in store.list_tracks(session, offset=2, limit=3)] == ids[2:5]
     # "Artist n % 3": n = 1, 4, 7 -> "Artist 1"
@@ -147,9 +147,9 @@ def test_list_count_and_tracks_by_ids(session: Session) -> None:
 
 def test_track_ids_by_artist_is_case_and_width_insensitive(session: Session) -> None:
     mv = model_version(session)
-    a, _ = store.create_track(session, **track_fields(1, mv.id) | {"artist": "Björk"})
-    store.create_track(session, **track_fields(2, mv.id) | {"artist": "Bjork"})
-    c, _ = store.create_track(session, **track_fields(3, mv.id) | {"artist": "ＢＪÖＲＫ "})
+    a, _ = create_track(session, **track_fields(1, mv.id) | {"artist": "Björk"})
+    create_track(session, **track_fields(2, mv.id) | {"artist": "Bjork"})
+    c, _ = create_track(session, **track_fields(3, mv.id) | {"artist": "ＢＪÖＲＫ "})
     ids = store.track_ids_by_artist(session, artist="björk")
     assert ids.dtype == np.int64
     assert ids.tolist() == [a.id, c.id]
@@ -162,7 +162,7 @@ def test_tag_scores_by_concept_and_tag_filter(session: Session) -> None:
     ids = []
     for n, (rock, jazz) in enumerate(scores, start=1):
         fields = track_fields(n, mv.id) | {"tag_scores": {"rock": rock, "jazz": jazz, "calm": 0.3}}
-        ids.append(store.create_track(session, **fields)[0].id)
+        ids.append(create_track(session, **fields)[0].id)
     assert store.tag_scores_by_concept(session, track_id=ids[1], model_version_id=mv.id) == {
         "genre": {"jazz": 0.7, "rock": 0.5},
         "mood": {"calm": 0.3},
@@ -190,7 +190,7 @@ def test_tag_scores_need_a_concept(session: Session) -> None:
     mv = model_version(session)
     fields = track_fields(1, mv.id) | {"tag_scores": {"rock": 0.5, "polka": 0.1}}
     with pytest.raises(UnknownTag) as e:
-        store.create_track(session, **fields)
+        create_track(session, **fields)
     assert e.value.tag == "polka"
     assert str(e.value) == "unknown tag 'polka'; valid tags: calm, jazz, rock"
     assert store.count_tracks(session) == 0
@@ -198,12 +198,12 @@ def test_tag_scores_need_a_concept(session: Session) -> None:
 
 def test_tag_keeps_its_concept(session: Session) -> None:
     mv = model_version(session)
-    store.create_track(session, **track_fields(1, mv.id))
+    create_track(session, **track_fields(1, mv.id))
     fields = track_fields(2, mv.id) | {
         "tag_concepts": {"rock": "mood", "jazz": "genre", "calm": "mood"}
     }
     with pytest.raises(TagConceptConflict) as e:
-        store.create_track(session, **fields)
+        create_track(session, **fields)
     assert (e.value.tag, e.value.stored, e.value.given) == ("rock", "genre", "mood")
 
 
@@ -227,7 +227,7 @@ def test_model_version_get_or_create(session: Session) -> None:
     with pytest.raises(ModelVersionNotFound):
         store.get_model_version(session, model_version_id=a.id + 1)
     with pytest.raises(ModelVersionNotFound):
-        store.create_track(session, **track_fields(1, a.id + 1))
+        create_track(session, **track_fields(1, a.id + 1))
 
 
 def test_model_version_registered_concurrently(
@@ -281,6 +281,6 @@ def test_model_version_registered_concurrently(
 def test_invalid_values_are_refused(session: Session, field: str, value: object) -> None:
     mv = model_version(session)
     with pytest.raises(InvalidValue) as e:
-        store.create_track(session, **track_fields(1, mv.id) | {field: value})
+        create_track(session, **track_fields(1, mv.id) | {field: value})
     assert e.value.reason
     assert store.count_tracks(session) == 0

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from service import store
 from service.errors import DimensionMismatch, EmbeddingNotFound, InvalidValue, TrackNotFound
-from tests.utils.db import DIM, model_version, track_fields
+from tests.utils.db import DIM, create_track, model_version, put_embedding, track_fields
 
 
 def _awkward_floats(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -44,7 +44,7 @@ def test_vectors_round_trip_bit_exactly(session: Session) -> None:
         "window_seconds": 3.0,
         "hop_seconds": 1.5,
     }
-    track, _ = store.create_track(session, **fields)
+    track, _ = create_track(session, **fields)
     session.expunge_all()
     got = store.get_embedding(session, track_id=track.id, model_version_id=mv.id)
     assert got.vector.dtype == np.float32 and got.vector.shape == (DIM,)
@@ -63,14 +63,14 @@ def test_vectors_round_trip_bit_exactly(session: Session) -> None:
 def test_float64_input_is_stored_as_float32(session: Session) -> None:
     mv = model_version(session)
     v64 = np.random.default_rng(1).standard_normal(DIM)
-    track, _ = store.create_track(session, **track_fields(1, mv.id) | {"vector": v64})
+    track, _ = create_track(session, **track_fields(1, mv.id) | {"vector": v64})
     got = store.get_vector(session, track_id=track.id, model_version_id=mv.id)
     assert np.array_equal(got, v64.astype(np.float32))
 
 
 def test_hop_defaults_to_window_length(session: Session) -> None:
     mv = model_version(session)
-    track, _ = store.create_track(session, **track_fields(1, mv.id))
+    track, _ = create_track(session, **track_fields(1, mv.id))
     got = store.get_embedding(session, track_id=track.id, model_version_id=mv.id)
     assert got.hop_seconds == got.window_seconds == 3.0
 
@@ -90,7 +90,7 @@ def test_wrong_shapes_are_refused(
 ) -> None:
     mv = model_version(session)
     with pytest.raises(DimensionMismatch) as e:
-        store.create_track(session, **track_fields(1, mv.id) | {field: value})
+        create_track(session, **track_fields(1, mv.id) | {field: value})
     assert (e.value.what, e.value.expected, e.value.actual) == (field, expected, actual)
     assert store.count_tracks(session) == 0
 
@@ -101,15 +101,15 @@ def test_non_finite_vectors_are_refused(session: Session, bad: float) -> None:
     vector = np.zeros(DIM, np.float32)
     vector[3] = bad
     with pytest.raises(InvalidValue):
-        store.create_track(session, **track_fields(1, mv.id) | {"vector": vector})
+        create_track(session, **track_fields(1, mv.id) | {"vector": vector})
     with pytest.raises(InvalidValue):
-        store.create_track(session, **track_fields(1, mv.id) | {"vector": np.zeros(DIM, int)})
+        create_track(session, **track_fields(1, mv.id) | {"vector": np.zeros(DIM, int)})
     assert store.count_tracks(session) == 0
 
 
 def test_corrupt_blob_raises_dimension_mismatch_on_read(session: Session) -> None:
     mv = model_version(session)
-    track, _ = store.create_track(session, **track_fields(1, mv.id))
+    track, _ = create_track(session, **track_fields(1, mv.id))
     session.execute(
         text("UPDATE embeddings SET vector = :b WHERE track_id = :t"),
         {"b": np.zeros(DIM - 1, "<f4").tobytes(), "t": track.id},
@@ -126,7 +126,7 @@ def test_corrupt_blob_raises_dimension_mismatch_on_read(session: Session) -> Non
 def test_missing_vectors_raise_typed_errors(session: Session) -> None:
     mv = model_version(session)
     other = model_version(session, name="test-v2")
-    track, _ = store.create_track(session, **track_fields(1, mv.id))
+    track, _ = create_track(session, **track_fields(1, mv.id))
     with pytest.raises(EmbeddingNotFound) as e:
         store.get_vector(session, track_id=track.id, model_version_id=other.id)
     assert (e.value.track_id, e.value.model_version_id) == (track.id, other.id)
@@ -139,7 +139,7 @@ def test_iter_and_load_embeddings(session: Session) -> None:
     expected = {}
     for n in range(1, 12):
         fields = track_fields(n, mv.id)
-        track, _ = store.create_track(session, **fields)
+        track, _ = create_track(session, **fields)
         expected[track.id] = fields["vector"]
     batches = list(store.iter_embeddings(session, model_version_id=mv.id, batch=4))
     assert [len(ids) for ids, _ in batches] == [4, 4, 3]
@@ -163,7 +163,7 @@ def test_load_embeddings_of_an_empty_store(session: Session) -> None:
 
 def test_get_vectors_keeps_order_and_skips_missing(session: Session) -> None:
     mv = model_version(session)
-    made = [store.create_track(session, **track_fields(n, mv.id))[0].id for n in (1, 2, 3)]
+    made = [create_track(session, **track_fields(n, mv.id))[0].id for n in (1, 2, 3)]
     ids, vecs = store.get_vectors(
         session, track_ids=[made[2], 12345, made[0]], model_version_id=mv.id
     )
@@ -174,9 +174,9 @@ def test_get_vectors_keeps_order_and_skips_missing(session: Session) -> None:
 
 def test_put_embedding_replaces_vectors_and_scores(session: Session) -> None:
     mv = model_version(session)
-    track, _ = store.create_track(session, **track_fields(1, mv.id))
+    track, _ = create_track(session, **track_fields(1, mv.id))
     new = track_fields(2, mv.id)
-    seq = store.put_embedding(
+    seq = put_embedding(
         session,
         track_id=track.id,
         model_version_id=mv.id,
@@ -198,7 +198,7 @@ def test_put_embedding_replaces_vectors_and_scores(session: Session) -> None:
         (2, "add"),
     ]
     with pytest.raises(TrackNotFound):
-        store.put_embedding(
+        put_embedding(
             session,
             track_id=track.id + 1,
             model_version_id=mv.id,
@@ -212,9 +212,9 @@ def test_put_embedding_replaces_vectors_and_scores(session: Session) -> None:
 def test_a_second_model_version_lives_beside_the_first(session: Session) -> None:
     v1 = model_version(session)
     v2 = model_version(session, name="test-v2", dim=4)
-    track, _ = store.create_track(session, **track_fields(1, v1.id))
+    track, _ = create_track(session, **track_fields(1, v1.id))
     vec2 = np.arange(4, dtype=np.float32)
-    store.put_embedding(
+    put_embedding(
         session,
         track_id=track.id,
         model_version_id=v2.id,

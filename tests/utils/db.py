@@ -166,10 +166,32 @@ def model_version(session: Session, *, name: str = "test-v1", dim: int = DIM) ->
     )
 
 
+EMBEDDING_KEYS = ("model_version_id", "vector", "windows", "window_seconds", "hop_seconds",
+                  "tag_scores", "tag_concepts")
+
+
+def split_embedding(fields: dict[str, Any]) -> dict[str, Any]:
+    """Flat test fields -> ``store.create_track`` / ``put_embedding`` keyword arguments, the
+    embedding keys gathered into one ``store.EmbeddingRecord``."""
+    record = {k: fields[k] for k in EMBEDDING_KEYS if k in fields}
+    rest = {k: v for k, v in fields.items() if k not in EMBEDDING_KEYS}
+    return rest | {"embedding": store.EmbeddingRecord(**record)}
+
+
+def create_track(session: Session, **fields: Any) -> tuple[Any, bool]:
+    """``store.create_track`` from flat fields (see :func:`track_fields`)."""
+    return store.create_track(session, **split_embedding(fields))
+
+
+def put_embedding(session: Session, *, track_id: int, **fields: Any) -> int:
+    """``store.put_embedding`` from flat fields."""
+    return store.put_embedding(session, track_id=track_id, **split_embedding(fields))
+
+
 def track_fields(
     n: int, model_version_id: int, *, dim: int = DIM, n_windows: int = 3, seed: int | None = None
 ) -> dict[str, Any]:
-    """Keyword arguments for store.create_track: seeded random vectors, tags, metadata."""
+    """Flat fields of a track for :func:`create_track`: seeded random vectors, tags, metadata."""
     rng = np.random.default_rng(n if seed is None else seed)
     windows = rng.standard_normal((n_windows, dim)).astype(np.float32)
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import CatalogDep, WriteAccess
+from service.api.deps import IndexesDep, WriteAccess
 from service.api.routes.common import ERRORS
 from service.schemas import SnapshotResult
 
@@ -12,16 +12,16 @@ router = APIRouter(tags=["admin"], responses=ERRORS)
 
 
 @router.post("/admin/snapshot", response_model=SnapshotResult, dependencies=[WriteAccess])
-def write_snapshot(catalog: CatalogDep) -> SnapshotResult:
+def write_snapshot(indexes: IndexesDep) -> SnapshotResult:
     """Write an index snapshot of the whole store and serve it (needs the API key).
 
     Other workers pick it up at their next sync (within about a second). When another
     process is writing one at this moment, nothing is written here (``written: false``).
     """
-    path = catalog.save_snapshot()
+    path = indexes.save_snapshot()
     return SnapshotResult(
         written=path is not None,
         snapshot=path.name if path is not None else None,
-        tracks=catalog.count(),
-        mmap=catalog.mmap,
+        tracks=len(indexes),
+        mmap=indexes.mmap,
     )

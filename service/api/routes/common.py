@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import HTTPException, Path
 from pydantic import Field
 
-from service.catalog import Catalog, Hit
+from layout.schema import ConceptSchema
+from service.catalog import Hit
 from service.models import Track
 from service.schemas import (
     RecordingMatchInfo,
@@ -83,12 +85,14 @@ def _match(hit: Hit) -> RecordingMatchInfo | None:
     return RecordingMatchInfo(offset=m.offset_seconds, aligned=m.aligned, share=m.share)
 
 
-def predicted_tags(catalog: Catalog, probs, per_concept: int = 3) -> dict[str, list[TagScore]]:
+def predicted_tags(
+    schema: ConceptSchema, probs: np.ndarray, per_concept: int = 3
+) -> dict[str, list[TagScore]]:
     """The most probable tags of each concept from a (T,) probability vector."""
     out: dict[str, list[TagScore]] = {}
-    for concept, tags in catalog.schema.concepts.items():
+    for concept, tags in schema.concepts.items():
         scored = sorted(
-            ((t, float(probs[catalog.schema.tag_index(t)])) for t in tags), key=lambda kv: -kv[1]
+            ((t, float(probs[schema.tag_index(t)])) for t in tags), key=lambda kv: -kv[1]
         )
         out[concept] = [TagScore(tag=t, score=round(s, 6)) for t, s in scored[:per_concept]]
     return out

@@ -25,17 +25,19 @@ def readyz(request: Request) -> Readiness | JSONResponse:
     if catalog is None:
         body = Readiness(status="loading")
         return JSONResponse(body.model_dump(), status_code=503)
-    catalog.sync()  # count what other processes have stored too
-    snapshot = getattr(catalog.index, "snapshot", None) if catalog.mmap else None
+    indexes = catalog.indexes
+    indexes.sync()  # count what other processes have stored too
+    with indexes.lock:
+        index = indexes.index
+        snapshot = index.snapshot if indexes.mmap else None
+        sizes = {f: index.facet_size(f) for f in catalog.schema.facet_names}
+        count = len(index)
     return Readiness(
         status="ready",
         model=catalog.model.version,
-        tracks=catalog.count(),
-        index={
-            "factory": catalog.index_factory,
-            **{f: catalog.index.facet_size(f) for f in catalog.schema.facet_names},
-        },
+        tracks=count,
+        index={"factory": catalog.config.index_factory, **sizes},
         worker=os.getpid(),
-        mmap=catalog.mmap,
+        mmap=indexes.mmap,
         snapshot=snapshot.name if snapshot is not None else None,
     )

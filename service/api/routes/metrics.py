@@ -1,4 +1,4 @@
-"""Prometheus metrics (installed by ``service.observability.install_observability``)."""
+"""Prometheus metrics (``app.state.metrics``, made by ``service.observability``)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from service.api.deps import CatalogDep, SettingsDep
+from service.api.deps import ModelDep, QueriesDep, SettingsDep
 from service.api.routes.common import ERRORS, check_k, summary
 from service.schemas import (
     FacetInfo,
@@ -22,7 +22,7 @@ router = APIRouter(tags=["search"], responses=ERRORS)
 
 @router.get("/search", response_model=SearchResponse)
 def search(
-    catalog: CatalogDep,
+    queries: QueriesDep,
     settings: SettingsDep,
     tag: Annotated[list[str] | None, Query(description="Tag to rank by; repeat to combine")] = None,
     k: int = 10,
@@ -33,8 +33,8 @@ def search(
     tags = list(dict.fromkeys(tag or []))
     if not tags:
         raise HTTPException(422, "give at least one tag, e.g. /search?tag=jazz (see GET /tags)")
-    hits = catalog.search_tags(tags, k=k, exclude_artist=exclude_artist)
-    scores = catalog.tag_scores([h.track.id for h in hits], tags)
+    hits = queries.search_tags(tags, k=k, exclude_artist=exclude_artist)
+    scores = queries.tag_scores([h.track.id for h in hits], tags)
     return SearchResponse(
         tags=tags,
         k=k,
@@ -48,9 +48,9 @@ def search(
 
 
 @router.get("/tags", response_model=TagsResponse)
-def tags(catalog: CatalogDep) -> TagsResponse:
+def tags(model: ModelDep) -> TagsResponse:
     """Every tag the model predicts, with its concept and facet."""
-    schema = catalog.schema
+    schema = model.schema
     return TagsResponse(
         tags=[
             TagInfo(name=t, concept=c, facet=schema.facet_of_concept(c).name)
@@ -61,9 +61,9 @@ def tags(catalog: CatalogDep) -> TagsResponse:
 
 
 @router.get("/facets", response_model=FacetsResponse)
-def facets(catalog: CatalogDep) -> FacetsResponse:
+def facets(model: ModelDep) -> FacetsResponse:
     """The facets of the embedding, usable in `facet=`."""
-    schema = catalog.schema
+    schema = model.schema
     return FacetsResponse(
         disentangled=schema.disentangled,
         facets=[

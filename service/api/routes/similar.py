@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from service.api.deps import CatalogDep, SettingsDep
+from service.api.deps import QueriesDep, RecordingsDep, SettingsDep
 from service.api.routes.common import (
     ERRORS,
     TrackId,
@@ -28,7 +28,8 @@ IDENTIFY_HELP = (
 
 @router.post("/similar", response_model=SimilarResponse)
 def similar_to_clip(
-    catalog: CatalogDep,
+    recordings: RecordingsDep,
+    queries: QueriesDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="Query audio clip")],
     start: Annotated[float, Form(ge=0, le=86_400)] = 0.0,
@@ -48,10 +49,10 @@ def similar_to_clip(
     """
     check_k(k, settings)
     data = file.file.read()
-    decoded = catalog.decode(data, start=start, duration=duration)
-    emb = catalog.embed(decoded.samples)
-    matches = catalog.identify(decoded.samples) if identify else []
-    weights, hits = catalog.similar(
+    decoded = recordings.decode(data, start=start, duration=duration)
+    emb = recordings.embed(decoded.samples)
+    matches = recordings.identify(decoded.samples) if identify else []
+    weights, hits = queries.similar(
         emb.vector,
         k=k,
         facet=facet,
@@ -60,14 +61,14 @@ def similar_to_clip(
         matches=matches,
     )
     query = QueryInfo(
-        duration=round(decoded.duration, 3), tags=predicted_tags(catalog, emb.tag_probs)
+        duration=round(decoded.duration, 3), tags=predicted_tags(queries.schema, emb.tag_probs)
     )
     return SimilarResponse(facet_weights=weights, k=k, query=query, results=results(hits))
 
 
 @router.get("/similar/{track_id}", response_model=SimilarResponse)
 def similar_to_track(
-    catalog: CatalogDep,
+    queries: QueriesDep,
     settings: SettingsDep,
     track_id: TrackId,
     facet: Annotated[str | None, Query(max_length=500, description=FACET_HELP)] = None,
@@ -82,8 +83,8 @@ def similar_to_track(
 ) -> SimilarResponse:
     """Tracks like this one, in one facet or a weighted mix; the track itself is excluded."""
     check_k(k, settings)
-    vector = catalog.vector_of(track_id)
-    weights, hits = catalog.similar(
+    vector = queries.vector_of(track_id)
+    weights, hits = queries.similar(
         vector,
         k=k,
         facet=facet,

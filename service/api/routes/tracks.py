@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from service.api.deps import CatalogDep, WriteAccess
+from service.api.deps import QueriesDep, RecordingsDep, WriteAccess
 from service.api.routes.common import ERRORS, TrackId, public, summary
 from service.catalog import TrackMeta
 from service.models import MAX_YEAR, MIN_YEAR
@@ -26,7 +26,8 @@ YearField = Annotated[
 
 @router.post("/tracks", response_model=IngestResult, status_code=201, dependencies=[WriteAccess])
 def ingest_track(
-    catalog: CatalogDep,
+    recordings: RecordingsDep,
+    queries: QueriesDep,
     response: Response,
     file: Annotated[UploadFile, File(description="Audio file (wav, flac, ogg, opus, mp3, m4a...)")],
     title: MetaField = None,
@@ -50,16 +51,16 @@ def ingest_track(
         year=year,
     ).checked()
     data = file.file.read()
-    outcome = catalog.ingest(data, meta)
+    outcome = recordings.ingest(data, meta)
     if not outcome.created:
         response.status_code = 200
-    track, tags = catalog.get_track(outcome.track.id)
+    track, tags = queries.get_track(outcome.track.id)
     return IngestResult(created=outcome.created, track=public(track, tags))
 
 
 @router.get("/tracks", response_model=TrackList)
 def list_tracks(
-    catalog: CatalogDep,
+    queries: QueriesDep,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     isrc: Annotated[
@@ -67,19 +68,19 @@ def list_tracks(
     ] = None,
 ) -> TrackList:
     """Catalogue tracks in id order (only the one with ``isrc``, when given)."""
-    total, tracks = catalog.list_tracks(offset=offset, limit=limit, isrc=isrc)
+    total, tracks = queries.list_tracks(offset=offset, limit=limit, isrc=isrc)
     return TrackList(total=total, offset=offset, tracks=[summary(t) for t in tracks])
 
 
 @router.get("/tracks/{track_id}", response_model=TrackPublic)
-def get_track(catalog: CatalogDep, track_id: TrackId) -> TrackPublic:
+def get_track(queries: QueriesDep, track_id: TrackId) -> TrackPublic:
     """A track's metadata and predicted tags by concept."""
-    track, tags = catalog.get_track(track_id)
+    track, tags = queries.get_track(track_id)
     return public(track, tags)
 
 
 @router.delete("/tracks/{track_id}", status_code=204, dependencies=[WriteAccess])
-def delete_track(catalog: CatalogDep, track_id: TrackId) -> Response:
+def delete_track(recordings: RecordingsDep, track_id: TrackId) -> Response:
     """Remove a track from the store and every index."""
-    catalog.delete(track_id)
+    recordings.delete(track_id)
     return Response(status_code=204)

@@ -1,0 +1,221 @@
+"""Reads: similar tracks (by vector, in any facet mix, with filters), tag search, track rows.
+
+Every query first catches up with store events written by other processes (throttled by
+``IndexLifecycle.sync``). Filters run inside FAISS (id selectors), so k results come back
+whenever k tracks qualify; every result is explained facet by facet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from layout.facets import facet_cosines, parse_weights, weighted_query
+from layout.tags import tag_query
+from model import fingerprint as fingerprints
+from model.checkpoint import LoadedModel
+from service import store
+from service.catalog.binding import StoreBinding
+from service.catalog.lifecycle import IndexLifecycle
+from service.errors import TrackNotFound, UnknownTag
+from service.models import Track
+
+#: A track carries a tag (for ``tag=`` filters) when its predicted probability reaches this.
+TAG_FILTER_THRESHOLD = 0.5
+
+
+@dataclass
+class Hit:
+    track: Track
+    score: float
+    facets: dict[str, float]
+    match: fingerprints.RecordingMatch | None = None  # the query was cut from this track
+
+
+class Queries:
+    """Answers about the catalogue.
+
+    Args:
+        model: the loaded checkpoint (its schema and tag proxies).
+        binding: the store and the model version row.
+        indexes: the served index.
+    """
+
+    def __init__(self, model: LoadedModel, binding: StoreBinding, indexes: IndexLifecycle):
+        self.model = model
+        self.schema = model.schema
+        self.binding = binding
+        self.indexes = indexes
+
+    def count(self) -> int:
+        return len(self.indexes)
+
+    def get_track(self, track_id: int) -> tuple[Track, dict[str, dict[str, float]]]:
+        """A track and its tag scores by concept (raises TrackNotFound)."""
+        with self.binding.session() as session:
+            track = store.get_track(session, track_id=track_id)
+            return track, store.tag_scores_by_concept(
+                session, track_id=track_id, model_version_id=self.binding.model_version_id
+            )
+
+    def list_tracks(
+        self, *, offset: int, limit: int, isrc: str | None = None
+    ) -> tuple[int, list[Track]]:
+        """(how many tracks match, the page ``offset:offset+limit`` of them in id order)."""
+        with self.binding.session() as session:
+            total = store.count_tracks(session, isrc=isrc)
+            return total, store.list_tracks(session, offset=offset, limit=limit, isrc=isrc)
+
+    def tag_scores(self, track_ids: list[int], tags: list[str]) -> dict[int, dict[str, float]]:
+        with self.binding.session() as session:
+            return store.tag_scores_for(session, track_ids=track_ids, tags=tags,
+                                        model_version_id=self.binding.model_version_id)
+
+    def vector_of(self, track_id: int) -> np.ndarray:
+        """A track's full-space vector (raises TrackNotFound)."""
+        indexes = self.indexes
+        indexes.sync()
+        # Check and read under the lock: a delete in between would make the read fail, and
+        # FAISS indexes are not safe to read while another thread changes them.
+        for attempt in range(2):
+            with indexes.lock:
+                if track_id in indexes.index:
+                    return indexes.index.get(track_id)
+            with self.binding.session() as session:
+                store.get_track(session, track_id=track_id)  # raises TrackNotFound
+            if attempt == 0:
+                indexes.sync(force=True)  # stored by another process since the last sync
+        raise TrackNotFound(track_id)
+
+    def similar(
+        self,
+        query: np.ndarray,
+        *,
+        k: int,
+        facet: str | None = None,
+        exclude_ids: Iterable[int] = (),
+        exclude_artist: str | None = None,
+        tag_filter: Iterable[str] = (),
+        matches: Sequence[fingerprints.RecordingMatch] = (),
+    ) -> tuple[dict[str, float], list[Hit]]:
+        """Tracks nearest to a full-space query vector under a facet mix, with explanations.
+
+        ``matches`` (from ``Recordings.identify``): recordings the query was cut from. Those
+        that pass the filters come first, in their order, whatever their score: the same
+        recording is the most similar track in every facet.
+        """
+        weights = parse_weights(facet, self.schema)
+        indexes = self.indexes
+        indexes.sync()
+        with self.binding.session() as session:
+            allow, exclude = self._filters(session, exclude_ids, exclude_artist, tag_filter)
+            with indexes.lock:
+                if allow is not None and not allow:
+                    return weights, []
+                D, I = indexes.index.search(
+                    query[None, :].astype(np.float32), k, weights=weights, allow_ids=allow,
+                    exclude_ids=exclude,
+                )
+                found = {int(i): float(d) for i, d in zip(I[0], D[0], strict=True) if i >= 0}
+                pinned = {
+                    m.track_id: m
+                    for m in matches
+                    if m.track_id not in exclude
+                    and (allow is None or m.track_id in allow)
+                    and m.track_id in indexes.index
+                }
+                ids = [*pinned, *(i for i in found if i not in pinned)][:k]
+                vectors = np.stack([indexes.index.get(i) for i in ids]) if ids else None
+            scores = self._scores(ids, found, query, vectors, weights)
+            hits = self._hits(session, ids, scores, query, vectors)
+        for hit in hits:
+            hit.match = pinned.get(hit.track.id)
+        return weights, hits
+
+    def search_tags(
+        self, tags: list[str], *, k: int, exclude_artist: str | None = None
+    ) -> list[Hit]:
+        """Tracks ranked by the mean cosine between their facets and the tags' proxies."""
+        unknown = [t for t in tags if t not in self.schema.tags]
+        if unknown:
+            raise UnknownTag(unknown[0], self.schema.tags)
+        query, weights = tag_query(tags, self.model.tag_proxies, self.schema)
+        indexes = self.indexes
+        indexes.sync()
+        with self.binding.session() as session:
+            _, exclude = self._filters(session, (), exclude_artist, ())
+            with indexes.lock:
+                D, I = indexes.index.search(query[None, :], k, weights=weights,
+                                            exclude_ids=exclude)
+                ids = [int(i) for i in I[0] if i >= 0]
+                vectors = np.stack([indexes.index.get(i) for i in ids]) if ids else None
+            return self._hits(session, ids, D[0][: len(ids)], query, vectors)
+
+    # --- helpers --------------------------------------------------------------------------
+    def _filters(
+        self,
+        session: Session,
+        exclude_ids: Iterable[int],
+        exclude_artist: str | None,
+        tag_filter: Iterable[str],
+    ) -> tuple[set[int] | None, set[int]]:
+        exclude = {int(i) for i in exclude_ids}
+        if exclude_artist:
+            exclude |= set(store.track_ids_by_artist(session, artist=exclude_artist).tolist())
+        allow: set[int] | None = None
+        for tag in tag_filter:
+            if tag not in self.schema.tags:
+                raise UnknownTag(tag, self.schema.tags)
+            ids = set(
+                store.track_ids_with_tag(
+                    session, tag=tag, min_score=TAG_FILTER_THRESHOLD,
+                    model_version_id=self.binding.model_version_id,
+                ).tolist()
+            )
+            allow = ids if allow is None else allow & ids
+        if allow is not None:
+            allow -= exclude
+        return allow, exclude
+
+    def _scores(
+        self,
+        ids: list[int],
+        found: dict[int, float],
+        query: np.ndarray,
+        vectors: np.ndarray | None,
+        weights: dict[str, float],
+    ) -> np.ndarray:
+        """The ranking score of each id: the index's, or for a track added from a match
+        (not among the index's k), the same weighted sum of facet cosines."""
+        if vectors is None:
+            return np.zeros(0, dtype=np.float32)
+        missing = [row for row, i in enumerate(ids) if i not in found]
+        scores = np.array([found.get(i, 0.0) for i in ids], dtype=np.float32)
+        if missing:
+            scores[missing] = vectors[missing] @ weighted_query(query, weights, self.schema)
+        return scores
+
+    def _hits(
+        self,
+        session: Session,
+        ids: list[int],
+        scores: np.ndarray,
+        query: np.ndarray,
+        vectors: np.ndarray | None,
+    ) -> list[Hit]:
+        if not ids or vectors is None:
+            return []
+        tracks = {t.id: t for t in store.tracks_by_ids(session, track_ids=ids)}
+        cos = facet_cosines(query, vectors, self.schema)
+        names = self.schema.facet_names
+        hits = []
+        for row, (tid, score) in enumerate(zip(ids, scores, strict=True)):
+            track = tracks.get(tid)
+            if track is None:  # deleted by another process since the index last synced
+                continue
+            facets = {n: round(float(c), 6) for n, c in zip(names, cos[row], strict=True)}
+            hits.append(Hit(track=track, score=round(float(score), 6), facets=facets))
+        return hits

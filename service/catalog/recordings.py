@@ -1,0 +1,221 @@
+"""Audio that comes in: decode, embed, fingerprint, identify, ingest, delete.
+
+Consistency: a track is committed to the store (row, vectors, tag scores, fingerprint and an
+index event, in one transaction) before it reaches the served index; the expensive work
+(decoding, embedding, fingerprinting) is done before the write.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from model import audio
+from model import fingerprint as fingerprints
+from model.checkpoint import LoadedModel
+from model.embed import Embedder, TrackEmbedding
+from service import store
+from service.catalog.binding import StoreBinding
+from service.catalog.config import CatalogConfig
+from service.catalog.lifecycle import IndexLifecycle
+from service.errors import EmbeddingNotFound, IsrcConflict
+from service.models import Track
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrackMeta:
+    """What a catalogue owner says about a track (none of it is required)."""
+
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    external_id: str | None = None
+    source: str | None = None
+    isrc: str | None = None
+    year: int | None = None
+
+    def checked(self) -> TrackMeta:
+        """A copy with ``isrc`` normalised; raises InvalidValue on a malformed ISRC or year."""
+        return replace(self, isrc=store.check_isrc(self.isrc), year=store.check_year(self.year))
+
+
+@dataclass
+class IngestOutcome:
+    track: Track
+    created: bool
+    reembedded: bool = False
+
+
+class Recordings:
+    """Audio in: what a clip is (decoded, embedded, identified) and tracks added or removed.
+
+    ``on_embed(seconds)`` and ``on_ingest(outcome, reason)`` are metric hooks the app sets
+    (the catalogue does not import prometheus).
+
+    Args:
+        model: the loaded checkpoint.
+        binding: the store and the model version row.
+        indexes: the served index, which every write updates after its commit.
+        config: duration limits and fingerprint settings.
+    """
+
+    def __init__(self, model: LoadedModel, binding: StoreBinding, indexes: IndexLifecycle,
+                 config: CatalogConfig) -> None:
+        self.model = model
+        self.schema = model.schema
+        self.embedder = Embedder(model)
+        self.binding = binding
+        self.indexes = indexes
+        self.config = config
+        self.on_embed: Callable[[float], None] | None = None
+        self.on_ingest: Callable[[str, str | None], None] | None = None
+
+    # --- what a clip is ---------------------------------------------------------------------
+    def decode(
+        self, source: bytes | str | Path, *, start: float = 0.0, duration: float | None = None
+    ) -> audio.Decoded:
+        """Audio at the model's rate, within the catalogue's duration limits."""
+        return audio.decode(
+            source,
+            sample_rate=self.embedder.sample_rate,
+            max_seconds=self.config.max_audio_seconds,
+            min_seconds=self.config.min_audio_seconds,
+            start=start,
+            duration=duration,
+        )
+
+    def embed(self, samples: np.ndarray) -> TrackEmbedding:
+        started = time.perf_counter()
+        embedding = self.embedder.embed(samples)
+        if self.on_embed is not None:
+            self.on_embed(time.perf_counter() - started)
+        return embedding
+
+    def fingerprint(
+        self, samples: np.ndarray, *, fan_out: int = fingerprints.FAN_OUT
+    ) -> fingerprints.Fingerprint:
+        return fingerprints.fingerprint(samples, self.embedder.sample_rate, fan_out=fan_out)
+
+    def identify(self, samples: np.ndarray) -> list[fingerprints.RecordingMatch]:
+        """The catalogue recordings ``samples`` (at the model's rate) were cut from, best
+        first; empty when fingerprints are off or nothing matches."""
+        if not self.config.fingerprints:
+            return []
+        query = self.fingerprint(samples, fan_out=fingerprints.QUERY_FAN_OUT)
+        with self.binding.session() as session:
+            found = store.lookup_hashes(session, hashes=query.hashes, version=query.version)
+        return fingerprints.align(
+            query, *found, min_aligned=self.config.fingerprint_min_aligned,
+            min_share=fingerprints.MIN_SHARE,
+        )
+
+    # --- tracks in and out ------------------------------------------------------------------
+    def ingest(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
+        """Decode, embed, store and index one track; the same audio twice gives one track.
+
+        A track already stored but not yet embedded by this model (the catalogue was built
+        with an earlier model) is embedded again and indexed: re-running ingest after a
+        model upgrade re-embeds the catalogue.
+        """
+        meta = meta.checked()  # refuse bad metadata before the costly decode and embed
+        content_hash = audio.sha256_of(source)
+        with self.binding.session() as session:
+            existing = store.find_track_by_hash(session, content_hash=content_hash)
+            embedded = existing is not None and self._has_embedding(session, existing.id)
+            fingerprinted = not self.config.fingerprints or (
+                existing is not None
+                and store.fingerprint_version(session, track_id=existing.id)
+                == fingerprints.VERSION
+            )
+            if existing is not None and embedded and fingerprinted:
+                self._count("duplicate")
+                return IngestOutcome(track=existing, created=False)
+            if existing is None and meta.isrc is not None:
+                other = store.find_track_by_isrc(session, isrc=meta.isrc)
+                if other is not None:
+                    raise IsrcConflict(meta.isrc, other.id)
+        try:
+            decoded = self.decode(source)
+        except audio.AudioError as exc:
+            self._count("failed", type(exc).__name__)
+            raise
+        fp = None if fingerprinted else self.fingerprint(decoded.samples)
+        if existing is not None and embedded:
+            # Stored before fingerprints (migration 0003) or with an older version: add it.
+            assert fp is not None
+            with self.binding.session() as session:
+                store.put_fingerprint(session, track_id=existing.id, fingerprint=fp)
+            self._count("duplicate")
+            return IngestOutcome(track=existing, created=False)
+        emb = self.embed(decoded.samples)
+        record = self._record(emb)
+        with self.indexes.lock, self.binding.session() as session:
+            if existing is not None:
+                store.put_embedding(session, track_id=existing.id, embedding=record)
+                if fp is not None:
+                    store.put_fingerprint(session, track_id=existing.id, fingerprint=fp)
+                track, created, reembedded = existing, False, True
+            else:
+                track, created = store.create_track(
+                    session,
+                    content_hash=content_hash,
+                    title=meta.title,
+                    artist=meta.artist,
+                    album=meta.album,
+                    external_id=meta.external_id,
+                    isrc=meta.isrc,
+                    year=meta.year,
+                    source=meta.source or "upload",
+                    duration_seconds=decoded.duration,
+                    embedding=record,
+                    fingerprint=fp,
+                )
+                reembedded = False
+            if created or reembedded:
+                self.indexes.index.add(np.array([track.id], dtype=np.int64), emb.vector[None, :])
+            self._count("added" if created or reembedded else "duplicate")
+            return IngestOutcome(track=track, created=created, reembedded=reembedded)
+
+    def _record(self, emb: TrackEmbedding) -> store.EmbeddingRecord:
+        """What the store keeps of ``emb``."""
+        return store.EmbeddingRecord(
+            model_version_id=self.binding.model_version_id,
+            vector=emb.vector,
+            windows=emb.windows,
+            window_seconds=emb.window_seconds,
+            hop_seconds=emb.hop_seconds,
+            tag_scores=dict(zip(self.schema.tags, (float(p) for p in emb.tag_probs), strict=True)),
+            tag_concepts={t: self.schema.concept_of_tag(t) for t in self.schema.tags},
+        )
+
+    def _has_embedding(self, session: Session, track_id: int) -> bool:
+        try:
+            store.get_embedding(
+                session, track_id=track_id, model_version_id=self.binding.model_version_id
+            )
+        except EmbeddingNotFound:
+            return False
+        return True
+
+    def delete(self, track_id: int) -> None:
+        """Remove a track from the store and the served index."""
+        with self.indexes.lock, self.binding.session() as session:
+            store.delete_track(session, track_id=track_id)
+            self.indexes.index.remove(np.array([track_id], dtype=np.int64))
+
+    def refresh_statistics(self) -> None:
+        """After a bulk ingest: let the database plan fingerprint lookups on current data."""
+        with self.binding.session() as session:
+            store.refresh_statistics(session)
+
+    def _count(self, outcome: str, reason: str | None = None) -> None:
+        if self.on_ingest is not None:
+            self.on_ingest(outcome, reason)
