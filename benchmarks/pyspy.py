@@ -19,15 +19,16 @@ logger = logging.getLogger(__name__)
 # (label, frame prefix): a frame in py-spy's raw output reads "function (module/path.py:line)".
 SERVER_PARTS: tuple[tuple[str, str], ...] = (
     ("route handler (thread pool)", "similar_to_track (service/api/routes/similar.py"),
-    ("  Catalog.similar", "Catalog.similar (service/catalog.py"),
+    ("  Queries.similar", "Queries.similar (service/catalog/queries.py"),
     ("    track rows: store.tracks_by_ids (SQL + ORM)", "tracks_by_ids (service/store/"),
     ("    FAISS search", "FacetIndexSet.search (index/facet_set.py"),
     ("    vectors of hits: FacetIndexSet.get", "FacetIndexSet.get (index/facet_set.py"),
-    ("  Catalog.vector_of", "Catalog.vector_of (service/catalog.py"),
+    ("  Queries.vector_of", "Queries.vector_of (service/catalog/queries.py"),
     ("ASGI stack on the event loop (FastAPI, middleware)", "FastAPI.__call__ (fastapi/"),
     ("  FastAPI request parsing / dependencies", "solve_dependencies (fastapi/"),
     ("  response validation and JSON", "serialize_response (fastapi/"),
-    ("  metrics middleware", "ObservabilityMiddleware.__call__ (service/observability.py"),
+    ("  metrics middleware",
+     "ObservabilityMiddleware.__call__ (service/observability/middleware.py"),
 )
 
 
