@@ -163,7 +163,7 @@ def fingerprint_storage(database_url: str) -> dict[str, int]:
 
 def identify_latency(folder: Path, data_dir: Path, database_url: str | None,
                      n: int = 20) -> dict[str, Any]:
-    """Time ``Catalog.identify`` (fingerprint, store lookup, alignment) on 10 s excerpts of
+    """Time ``Recordings.identify`` (fingerprint, store lookup, alignment) on 10 s excerpts of
     ``n`` of the ingested recordings, re-encoded as MP3; count those identified as their own."""
     import numpy as np
 
@@ -315,7 +315,7 @@ def report(results: dict[str, Any]) -> str:
               r["fingerprint_bytes"] / max(r["fingerprint_rows"], 1)] for r in rows],
         ),
         "",
-        "Identification against that store (`Catalog.identify`: fingerprint a 10 s MP3 "
+        "Identification against that store (`Recordings.identify`: fingerprint a 10 s MP3 "
         "excerpt of an ingested recording, look its hashes up, align): "
         + "; ".join(f"{r['backend']} {r['identify_own_first']} of {r['identify_queries']} "
                     f"excerpts identified as their own recording, p50 "

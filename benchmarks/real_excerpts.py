@@ -57,7 +57,7 @@ def service_rank(scores: np.ndarray, own: int, identified: list[int]) -> int:
 
 
 def identify(catalogue: list[fp.Fingerprint], samples: np.ndarray) -> list[int]:
-    """Catalogue indices ``samples`` is identified as, as ``Catalog.identify`` does it (the
+    """Catalogue indices ``samples`` is identified as, as ``Recordings.identify`` does it (the
     default threshold of 12 aligned hashes), best first."""
     query = fp.fingerprint(samples, SR, fan_out=fp.QUERY_FAN_OUT)
     found = fp.stored_rows(dict(enumerate(catalogue)), query.hashes)

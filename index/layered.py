@@ -12,7 +12,7 @@ so each worker keeps, beside it:
 A query searches both layers with the same scoring and merges the two top-k lists, which
 gives the same tracks and scores as one index holding everything (for exact factories; an
 approximate base is searched as it would be alone). When the delta grows, a new snapshot is
-written (service/catalog.py) and every worker swaps to it.
+written (service/catalog/lifecycle.py) and every worker swaps to it.
 """
 
 from __future__ import annotations

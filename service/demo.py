@@ -1,11 +1,9 @@
-"""``musicprism demo``: make sure a model and a small demo catalogue are there (for
+"""Make sure a model and a small demo catalogue are there (``musicprism demo``, for
 ``make serve``). Idempotent: a catalogue that already has tracks is left as it is."""
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from pathlib import Path
 
 from service.settings import Settings
@@ -58,24 +56,3 @@ def ensure_demo(settings: Settings, *, size: str = "ci", progress: bool = True) 
         return f"demo catalogue ingested from {corpus}: {report.summary()}"
     finally:
         catalog.close()
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    sys.stdout.write(
-        ensure_demo(Settings(**overrides), size=args.size, progress=not args.quiet) + "\n"
-    )
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="make sure a model and a demo catalogue are there")
-    p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument(
-        "--size",
-        choices=["ci", "small", "full"],
-        default="ci",
-        help="benchmark corpus size to ingest (default: ci, ~200 clips)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_demo)

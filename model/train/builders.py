@@ -200,3 +200,29 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r}: CUDA is not available on this machine")
     return torch.device(name)
+
+
+#: The training configs that ship with the package (model/configs/).
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _resolve(name: str, folder: Path, what: str) -> Path:
+    """A YAML file path, or the name of one shipped in ``folder``."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    candidate = folder / f"{name}.yaml"
+    if candidate.is_file():
+        return candidate
+    valid = sorted(f.stem for f in folder.glob("*.yaml"))
+    raise FileNotFoundError(f"no {what} '{name}'; valid: {', '.join(valid)} or a YAML file")
+
+
+def resolve_config(name: str) -> Path:
+    """A training config path, or the name of one in ``model/configs/`` (e.g. ``default``)."""
+    return _resolve(name, CONFIGS, "training config")
+
+
+def resolve_budget(name: str) -> Path:
+    """A budget file path, or the name of one in ``model/configs/budgets/``."""
+    return _resolve(name, CONFIGS / "budgets", "budget")

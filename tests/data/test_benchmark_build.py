@@ -16,7 +16,7 @@ import soundfile as sf
 
 from model.data.benchmark.build import MANIFEST_COLUMNS, BuildConfig, build, verify_splits
 from model.data.benchmark.synth import SynthConfig, SynthUnavailable
-from model.data.cli import main
+from service.cli import main
 
 FOLK = frozenset({"essenFolksong"})  # quick to parse: keeps the tiny builds fast
 

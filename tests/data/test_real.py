@@ -23,7 +23,7 @@ from model.data.real import (
     fetch_real,
     package_licence,
 )
-from model.data.real_cli import add_real_command
+from service.cli import data as data_cli
 
 PKG = "musicprism-fake-music"
 SR = 8000
@@ -122,15 +122,15 @@ def test_cli_real_subcommand(tmp_path: Path, capsys) -> None:
     cache = tmp_path / "debs"
     cache.mkdir()
     build_fake_deb(cache)
-    parser = argparse.ArgumentParser(prog="musicprism dataset")
-    add_real_command(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["real", "--packages", PKG, "--out", str(tmp_path / "r"),
+    parser = argparse.ArgumentParser(prog="musicprism")
+    data_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["dataset", "real", "--packages", PKG, "--out", str(tmp_path / "r"),
                               "--cache", str(cache)])
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert PKG in out and "2 tracks" in out and "CC-BY-SA-4.0" in out
     assert (tmp_path / "r" / PKG / "manifest.csv").is_file()
-    defaults = parser.parse_args(["real"])
+    defaults = parser.parse_args(["dataset", "real"])
     assert "wesnoth-1.16-music" in defaults.packages and defaults.out is None
 
 
@@ -151,9 +151,9 @@ def test_unknown_package_is_a_clear_error(tmp_path: Path) -> None:
 def test_cli_reports_a_broken_deb_and_exits_1(tmp_path: Path, capsys) -> None:
     (tmp_path / f"{PKG}_1.0_all.deb").write_bytes(b"!<arch>\nnot really a deb")
     parser = argparse.ArgumentParser()
-    add_real_command(parser.add_subparsers())
-    args = parser.parse_args(["real", "--packages", PKG, "--out", str(tmp_path / "r"),
-                              "--cache", str(tmp_path)])
+    data_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["dataset", "real", "--packages", PKG, "--out",
+                              str(tmp_path / "r"), "--cache", str(tmp_path)])
     assert args.func(args) == 1
     assert "dpkg-deb" in capsys.readouterr().err
     assert not (tmp_path / "r" / PKG).exists()

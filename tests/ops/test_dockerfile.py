@@ -12,6 +12,7 @@ import tomllib
 import pytest
 
 from service import cli
+from service.cli import serving
 from service.config_docs import EXTERNAL_ENV, env_names
 from service.settings import Settings
 from tests.ops.files import (
@@ -47,8 +48,8 @@ def pyproject() -> dict:
 
 
 def core_parser(monkeypatch: pytest.MonkeyPatch) -> argparse.ArgumentParser:
-    """The CLI parser with its built-in subcommands (the plugin ones are not used here)."""
-    monkeypatch.setattr(cli, "_plugins", lambda: [])
+    """The CLI parser with the serving subcommands (the ones the image runs)."""
+    monkeypatch.setattr(cli, "command_groups", lambda: [serving.register])
     return cli.build_parser()
 
 
@@ -140,8 +141,9 @@ def test_default_command_and_compose_commands_parse(
     cmd = runtime.last("CMD")
     assert cmd is not None
     args = parser.parse_args(cmd.exec_form())
-    assert (args.command, args.host, args.func) == ("serve", "0.0.0.0", cli.cmd_serve)
-    expected = {"migrate": cli.cmd_migrate, "app": cli.cmd_serve, "ingest": cli.cmd_ingest}
+    assert (args.command, args.host, args.func) == ("serve", "0.0.0.0", serving.cmd_serve)
+    expected = {"migrate": serving.cmd_migrate, "app": serving.cmd_serve,
+                "ingest": serving.cmd_ingest}
     for name, service in load_compose()["services"].items():
         if name in expected:
             parsed = parser.parse_args(service["command"])

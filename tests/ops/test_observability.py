@@ -1,4 +1,4 @@
-"""service/observability.py: request ids, structured logs, metrics by route template, index
+"""service/observability/: request ids, structured logs, metrics by route template, index
 sizes at scrape time (a real FacetIndexSet), ingest and embedding hooks."""
 
 from __future__ import annotations

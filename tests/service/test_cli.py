@@ -175,7 +175,7 @@ def test_a_training_command_without_the_training_extras_says_what_to_install(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_music21)
-    monkeypatch.setattr("service.cli._plugins", lambda: [_needs_music21])
+    monkeypatch.setattr("service.cli.command_groups", lambda: [_needs_music21])
     assert main(["needs-music21"]) == 1
     err = capsys.readouterr().err
     assert "'needs-music21' needs the training extras (music21 is not installed)" in err
@@ -195,7 +195,7 @@ def test_other_missing_modules_are_not_blamed_on_the_extras(monkeypatch):
     def run(_args) -> int:
         raise ModuleNotFoundError("No module named 'faiss'", name="faiss")
 
-    monkeypatch.setattr("service.cli._plugins",
+    monkeypatch.setattr("service.cli.command_groups",
                         lambda: [lambda sub: sub.add_parser("x").set_defaults(func=run)])
     with pytest.raises(ModuleNotFoundError, match="faiss"):
         main(["x"])

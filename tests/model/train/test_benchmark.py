@@ -8,7 +8,7 @@ from model.train.benchmark import (
     variant_config,
     write_doc,
 )
-from model.train.cli import CONFIGS
+from model.train.builders import CONFIGS
 from tests.model.train.conftest import tiny_dict
 
 

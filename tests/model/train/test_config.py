@@ -3,6 +3,7 @@ import yaml
 
 from model.config import ConfigError, EncoderConfig
 from model.train.builders import (
+    CONFIGS,
     config_from_dict,
     config_to_dict,
     dump_config,
@@ -10,7 +11,6 @@ from model.train.builders import (
     merge,
     parse_override,
 )
-from model.train.cli import CONFIGS
 from model.train.config import LossConfig, SSLConfig, TrainConfig
 from tests.model.train.conftest import tiny_dict
 

@@ -8,8 +8,8 @@ import yaml
 from model.audio import decode
 from model.checkpoint import load_checkpoint
 from model.embed import Embedder
-from model.train.__main__ import main
 from model.train.benchmark import END, START
+from service.cli import main
 from tests.model.train.conftest import tiny_dict
 
 

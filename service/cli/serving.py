@@ -1,38 +1,21 @@
-"""The ``musicprism`` command line: the service's operations without HTTP.
-
-Each subcommand maps its flags onto ``Settings`` (STYLE.md rule 3) and calls the same code the
-service runs. Exit codes: 0 success, 1 failure, 2 bad usage.
-"""
+"""``musicprism serve | migrate | ingest | reindex | demo``: running the service and filling
+its catalogue. Each maps its flags onto ``Settings`` and calls the code the service runs."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
+from service.cli.common import add_data_dir, settings_from
 from service.settings import Settings
 
 if TYPE_CHECKING:  # the catalog imports torch: keep `musicprism --help` fast
     from service.catalog import Catalog
 
 log = logging.getLogger("musicprism")
-
-#: Modules only the [train] extra installs (training, evaluation, the benchmark corpus).
-TRAIN_ONLY_MODULES = frozenset({"music21", "sklearn", "matplotlib"})
-
-Command = Callable[[argparse.Namespace], int]
-
-
-def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
-    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-    if getattr(args, "data_dir", None) is not None:
-        overrides["data_dir"] = args.data_dir
-    return Settings(**overrides)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -142,22 +125,18 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="data directory (default: MUSICPRISM_DATA_DIR or ./data)",
-    )
+def cmd_demo(args: argparse.Namespace) -> int:
+    from service.demo import ensure_demo
+
+    message = ensure_demo(settings_from(args), size=args.size, progress=not args.quiet)
+    sys.stdout.write(message + "\n")
+    return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="musicprism", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``serve``, ``migrate``, ``ingest``, ``reindex`` and ``demo``."""
     p = sub.add_parser("serve", help="run the HTTP service (migrates the database first)")
-    _common(p)
+    add_data_dir(p)
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--workers", type=int, default=None)
@@ -165,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
-    _common(p)
+    add_data_dir(p)
     p.add_argument(
         "--downgrade",
         metavar="REVISION",
@@ -175,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("ingest", help="ingest a folder of audio (recursive, resumable)")
-    _common(p)
+    add_data_dir(p)
     p.add_argument("folder", type=Path)
     p.add_argument(
         "--metadata",
@@ -187,53 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("reindex", help="rebuild every index from the store")
-    _common(p)
+    add_data_dir(p)
     p.set_defaults(func=cmd_reindex)
 
-    for register in _plugins():
-        register(sub)
-    return parser
-
-
-def _plugins() -> list[Callable[[argparse._SubParsersAction], object]]:
-    """Subcommands that live with their code (datasets, training, demo)."""
-    from model.data.cli import register as dataset
-    from model.train.cli import register as training
-    from service.demo import register as demo
-
-    return [demo, dataset, training]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from service.observability import configure_logging
-
-    configure_logging("debug" if args.verbose else "info")
-    try:
-        return int(args.func(args))
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in TRAIN_ONLY_MODULES:
-            raise
-        sys.stderr.write(
-            f"musicprism: '{args.command}' needs the training extras ({exc.name} is not "
-            "installed): pip install 'musicprism[train]', or `make install` in a checkout\n"
-        )
-        return 1
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"]))
-        message = str(first["msg"]).removeprefix("Value error, ")
-        sys.stderr.write(
-            f"musicprism: invalid setting {where}: {message}\n"
-            if where
-            else f"musicprism: {message}\n"
-        )
-        return 2
-    except (OSError, ValueError, KeyError) as exc:
-        sys.stderr.write(f"musicprism: {exc}\n")
-        return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    p = sub.add_parser("demo", help="make sure a model and a demo catalogue are there")
+    add_data_dir(p)
+    p.add_argument(
+        "--size",
+        choices=["ci", "small", "full"],
+        default="ci",
+        help="benchmark corpus size to ingest (default: ci, ~200 clips)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)

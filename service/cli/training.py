@@ -1,55 +1,30 @@
-"""``musicprism train | evaluate | benchmark``: subcommands registered on the service's
-command line (``register(subparsers)``), mapped onto :mod:`model.train` in one place each.
-
-* ``musicprism train CONFIG [--set key=value ...] [--data DIR] [--run-dir DIR] [--ship PATH]``
-* ``musicprism evaluate CHECKPOINT --data DIR [--split test] [--level track] [--out JSON]``
-* ``musicprism benchmark [--budget NAME|FILE] [--variants DIR] [--only NAME] [--doc FILE]``
-"""
+"""``musicprism train | evaluate | benchmark``: the flags of :mod:`model.train`'s typed entry
+points (``run.train``, ``evaluation.evaluate.evaluate_checkpoint``,
+``benchmark.run_benchmark``). Training packages are imported when a command runs, so the
+serving install answers ``--help`` without them."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import shlex
 import shutil
 import sys
 from pathlib import Path
 
+from service.cli.common import command_line
+
 logger = logging.getLogger(__name__)
-
-#: The training configs ship with the package (model/configs/).
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-
-
-def _command(args: argparse.Namespace, positional: tuple[str, ...],
-             options: tuple[str, ...]) -> str:
-    """The command line that reproduces ``args`` (recorded in checkpoints and docs)."""
-    words = ["musicprism", args.command]
-    words += [str(getattr(args, p)) for p in positional]
-    for name in options:
-        value = getattr(args, name)
-        flag = "--" + name.replace("_", "-")
-        if value is None or value is False or value == []:
-            continue
-        if value is True:
-            words.append(flag)
-        elif isinstance(value, list):
-            for v in value:
-                words += [flag, str(v)]
-        else:
-            words += [flag, str(value)]
-    return shlex.join(words)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from model.train.builders import load_config
+    from model.train.builders import load_config, resolve_config
     from model.train.run import train
 
     cfg = load_config(resolve_config(args.config), args.set)
     run_dir = args.run_dir or Path("runs") / cfg.name
     result = train(cfg, run_dir, resume=not args.no_resume, progress=not args.quiet,
-                   command=_command(args, ("config",), ("set", "data", "run_dir", "ship")),
+                   command=command_line(args, ("config",), ("set", "data", "run_dir", "ship")),
                    data=args.data)
     if args.ship is not None:
         args.ship.parent.mkdir(parents=True, exist_ok=True)
@@ -80,36 +55,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve(name: str, folder: Path, what: str) -> Path:
-    """A YAML file path, or the name of one shipped in ``folder``."""
-    p = Path(name)
-    if p.is_file():
-        return p
-    candidate = folder / f"{name}.yaml"
-    if candidate.is_file():
-        return candidate
-    valid = sorted(f.stem for f in folder.glob("*.yaml"))
-    raise FileNotFoundError(f"no {what} '{name}'; valid: {', '.join(valid)} or a YAML file")
-
-
-def resolve_config(name: str) -> Path:
-    """A training config path, or the name of one in ``model/configs/`` (e.g. ``default``)."""
-    return _resolve(name, CONFIGS, "training config")
-
-
-def resolve_budget(name: str) -> Path:
-    """A budget file path, or the name of one in ``model/configs/budgets/``."""
-    return _resolve(name, CONFIGS / "budgets", "budget")
-
-
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from model.train.benchmark import run_benchmark
+    from model.train.builders import CONFIGS, resolve_budget
 
     report = run_benchmark(
-        budget=resolve_budget(args.budget), variants_dir=args.variants, out_dir=args.out,
-        data=args.data, only=args.only, baseline=not args.no_baseline, doc=args.doc,
-        command=_command(args, (), ("budget", "variants", "only", "data", "out", "doc",
-                                    "no_baseline", "timing_clips")),
+        budget=resolve_budget(args.budget), variants_dir=args.variants or CONFIGS / "benchmark",
+        out_dir=args.out, data=args.data, only=args.only, baseline=not args.no_baseline,
+        doc=args.doc,
+        command=command_line(args, (), ("budget", "variants", "only", "data", "out", "doc",
+                                        "no_baseline", "timing_clips")),
         progress=not args.quiet, timing_clips=args.timing_clips or None,
     )
     sys.stdout.write(report + "\n")
@@ -117,7 +72,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``train``, ``evaluate`` and ``benchmark`` to the ``musicprism`` parser."""
+    """Add ``train``, ``evaluate`` and ``benchmark``."""
     p = subparsers.add_parser("train", help="train an encoder from a YAML config")
     p.add_argument("config", help="YAML training config: a file, or the name of one in "
                                    "model/configs/ (e.g. default)")
@@ -150,8 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                                                 "budget and write the comparison table")
     p.add_argument("--budget", default="bench",
                    help="budget name in model/configs/budgets/ or file")
-    p.add_argument("--variants", type=Path, default=CONFIGS / "benchmark",
-                   help="directory of variant configs (run in name order)")
+    p.add_argument("--variants", type=Path, default=None,
+                   help="directory of variant configs, run in name order "
+                        "(default: model/configs/benchmark)")
     p.add_argument("--only", action="append", default=None, metavar="NAME",
                    help="run only this variant (repeatable; mfcc-chroma is the baseline)")
     p.add_argument("--data", type=Path, default=None, help="dataset directory override")
