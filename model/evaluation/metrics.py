@@ -288,8 +288,8 @@ def make_concept_triplets(
     An anchor carries at least one of the concept's tags; the positive (another track)
     shares at least one of them; the negative shares none (and, with ``negatives_need_tag``,
     carries at least one tag of the concept, the same rule as
-    :class:`model.miners.TagTripletMiner`). Anchors are drawn uniformly with replacement among
-    the tracks that have a positive and a negative, then the positive and the negative
+    :class:`model.losses.miners.TagTripletMiner`). Anchors are drawn uniformly with replacement
+    among the tracks that have a positive and a negative, then the positive and the negative
     uniformly.
 
     Args:

@@ -11,17 +11,18 @@ from model.losses.classification import ClassificationLoss
 from model.losses.composition import MinedTripletLoss, PerConcept, SliceLoss, TrackRegularized
 from model.losses.dino import DINOLoss, dino_teacher_temperature
 from model.losses.distances import CosineDistance, NormalizedEuclidean
-from model.losses.heads import TagHead
+from model.losses.heads import LossTagHead
 from model.losses.layout import concept_columns, concept_slices, tag_slices
 from model.losses.multilabel import MultiLabelBCELoss
 from model.losses.ntxent import NTXentLoss
 from model.losses.proxy import ProxyLoss
-from model.losses.registry import LOSSES, build_loss
+from model.losses.registry import LOSSES, LossMethod, loss_method, methods
 from model.losses.triplet import TripletLoss, check_triplets
 from model.losses.vicreg import VICRegLoss
 
 __all__ = [
     "LOSSES",
+    "LossMethod",
     "BYOLLoss",
     "BarlowTwinsLoss",
     "ClassificationLoss",
@@ -34,11 +35,12 @@ __all__ = [
     "PerConcept",
     "ProxyLoss",
     "SliceLoss",
-    "TagHead",
+    "LossTagHead",
     "TrackRegularized",
     "TripletLoss",
     "VICRegLoss",
-    "build_loss",
+    "loss_method",
+    "methods",
     "byol_momentum",
     "check_triplets",
     "concept_columns",

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from model.losses.heads import TagHead
+from model.losses.heads import LossTagHead
 from model.losses.multilabel import MultiLabelBCELoss
 
 
@@ -45,7 +45,7 @@ class ClassificationLoss(nn.Module):
         pos_weight: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
-        self.head = TagHead(
+        self.head = LossTagHead(
             dim, num_tags, normalize_embedding=normalize, normalize_weight=False,
             temperature=temperature, bias=bias, tag_slices=tag_slices,
         )

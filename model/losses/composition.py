@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from model.losses._common import check_embeddings, check_labelled, check_reduction, reduce
+from model.losses.miners import TagTripletMiner, TrackTripletMiner
 from model.losses.triplet import TripletLoss, Triplets
 
 Miner = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], Triplets]
@@ -27,7 +28,8 @@ class MinedTripletLoss(nn.Module):
     Args:
         loss: the triplet loss (e.g. :class:`TripletLoss`).
         miner: ``(embeddings, labels, mask) -> (a, p, n)``, e.g.
-            :class:`model.miners.TagTripletMiner` or :class:`model.miners.TrackTripletMiner`.
+            :class:`~model.losses.miners.TagTripletMiner` or
+            :class:`~model.losses.miners.TrackTripletMiner`.
     """
 
     def __init__(self, loss: TripletLoss, miner: Miner) -> None:
@@ -176,7 +178,7 @@ class TrackRegularized(nn.Module):
     Args:
         category: the supervised loss (e.g. a :class:`PerConcept` of mined triplet losses).
         track: the track loss, called as ``track(embeddings, track_ids)`` (e.g. a
-            :class:`MinedTripletLoss` with a :class:`model.miners.TrackTripletMiner`).
+            :class:`MinedTripletLoss` with a :class:`model.losses.miners.TrackTripletMiner`).
         weight: lambda.
     """
 
@@ -210,3 +212,56 @@ class TrackRegularized(nn.Module):
 
     def extra_repr(self) -> str:
         return f"weight={self.weight}"
+
+
+# --- the compositions of Lee et al. ----------------------------------------------------------
+def build_concept_triplet(
+    *,
+    concept_columns: Mapping[str, Sequence[int]],
+    concept_slices: Mapping[str, slice] | None = None,
+    margin: float = 0.1,
+    mining: str = "random",
+    per_anchor: int = 1,
+    negatives_need_tag: bool = True,
+    generator: torch.Generator | None = None,
+) -> PerConcept:
+    """Per-concept tag triplets (Lee et al. 2020), disentangled when ``concept_slices``."""
+    miner = TagTripletMiner(
+        mining, per_anchor=per_anchor, negatives_need_tag=negatives_need_tag, generator=generator
+    )
+    return PerConcept(MinedTripletLoss(TripletLoss(margin), miner), concept_columns, concept_slices)
+
+
+def build_track_triplet(
+    *,
+    margin: float = 0.1,
+    mining: str = "random",
+    per_anchor: int = 1,
+    generator: torch.Generator | None = None,
+) -> MinedTripletLoss:
+    """Same-track window triplets on the full space (Lee et al.'s track regularisation)."""
+    miner = TrackTripletMiner(mining, per_anchor=per_anchor, generator=generator)
+    return MinedTripletLoss(TripletLoss(margin), miner)
+
+
+def build_triplet_track_reg(
+    *,
+    concept_columns: Mapping[str, Sequence[int]],
+    concept_slices: Mapping[str, slice] | None = None,
+    margin: float = 0.1,
+    weight: float = 0.5,
+    mining: str = "random",
+    per_anchor: int = 1,
+    negatives_need_tag: bool = True,
+    generator: torch.Generator | None = None,
+) -> TrackRegularized:
+    """Concept triplets + ``weight`` x track triplets (lambda = 0.5 in Lee et al. 2020)."""
+    category = build_concept_triplet(
+        concept_columns=concept_columns, concept_slices=concept_slices, margin=margin,
+        mining=mining, per_anchor=per_anchor, negatives_need_tag=negatives_need_tag,
+        generator=generator,
+    )
+    track = build_track_triplet(
+        margin=margin, mining=mining, per_anchor=per_anchor, generator=generator
+    )
+    return TrackRegularized(category, track, weight)

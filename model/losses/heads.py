@@ -3,7 +3,7 @@
 One module covers the three families of Lee et al. (ISMIR 2020, "Metric learning vs
 classification for disentangled music representation learning"):
 
-* classification: a dense layer on the raw embedding (``TagHead(D, T)``);
+* classification: a dense layer on the raw embedding (``LossTagHead(D, T)``);
 * normalised classification: the dense layer on the L2-normalised embedding, divided by a
   temperature (Akama et al. 2023: LayerNorm + L2 norm, W not normalised, temperature 1);
 * proxy: cosine between the normalised embedding and normalised per-tag proxies, divided by
@@ -27,8 +27,10 @@ from torch import nn
 from model.losses._common import EPS, check_embeddings, check_slices, normalize_facets
 
 
-class TagHead(nn.Module):
-    """Linear tag logits with optional normalisation, temperature and facet masking.
+class LossTagHead(nn.Module):
+    """Linear tag logits with optional normalisation, temperature and facet masking: the head
+    a proxy or classification loss trains (``model.train.tag_head`` copies it into the
+    encoder's serving :class:`model.encoder.TagHead` at the end).
 
     ``logits = normalize?(z) @ normalize?(W * M).T / temperature + b``
 

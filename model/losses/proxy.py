@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from model.losses.heads import TagHead
+from model.losses.heads import LossTagHead
 from model.losses.multilabel import MultiLabelBCELoss
 
 
@@ -42,7 +42,7 @@ class ProxyLoss(nn.Module):
         pos_weight: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
-        self.head = TagHead(
+        self.head = LossTagHead(
             dim, num_tags, normalize_embedding=True, normalize_weight=True,
             temperature=temperature, bias=False, tag_slices=tag_slices,
         )

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from model.config import ConfigError, EncoderConfig
+from model.losses.registry import methods
 
-Method = Literal["triplet", "proxy", "classification", "none"]
-SSLMethod = Literal["none", "ntxent", "byol", "vicreg", "barlow_twins", "dino"]
 Mining = Literal["random", "semihard", "hard"]
 
-METHODS: tuple[str, ...] = ("triplet", "proxy", "classification", "none")
-SSL_METHODS: tuple[str, ...] = ("none", "ntxent", "byol", "vicreg", "barlow_twins", "dino")
+#: The methods a config may name come from the one list of losses (model.losses.registry).
+METHODS: tuple[str, ...] = (*methods("supervised"), "none")
+SSL_METHODS: tuple[str, ...] = ("none", *methods("self-supervised"))
 MINING: tuple[str, ...] = ("random", "semihard", "hard")
 
 __all__ = [
@@ -103,7 +103,7 @@ class SSLConfig:
         max_view_overlap: largest overlap of the two crops, fraction of a window.
     """
 
-    method: SSLMethod = "none"
+    method: str = "none"
     alpha: float = 1.0
     ratio: float = 22.0
     joint: bool = True
@@ -156,7 +156,7 @@ class LossConfig:
         ssl: the self-supervised auxiliary loss.
     """
 
-    method: Method = "proxy"
+    method: str = "proxy"
     margin: float = 0.1
     mining: Mining = "semihard"
     per_anchor: int = 1

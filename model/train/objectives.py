@@ -21,21 +21,7 @@ from torch import nn
 
 from layout.schema import ConceptSchema
 from model.encoder import Encoder
-from model.losses import (
-    BarlowTwinsLoss,
-    BYOLLoss,
-    ClassificationLoss,
-    DINOLoss,
-    NTXentLoss,
-    ProxyLoss,
-    VICRegLoss,
-    build_loss,
-    byol_momentum,
-    concept_columns,
-    concept_slices,
-    ema_update,
-    tag_slices,
-)
+from model.losses import TrackRegularized, byol_momentum, ema_update, loss_method
 from model.train.config import LossConfig, SSLConfig
 
 
@@ -52,26 +38,8 @@ class SupervisedObjective(nn.Module):
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.method = cfg.method
-        self.track_reg = cfg.track_reg > 0
-        t, d = schema.num_tags, schema.dim
-        if cfg.method == "triplet":
-            common = dict(concept_columns=concept_columns(schema),
-                          concept_slices=concept_slices(schema), margin=cfg.margin,
-                          mining=cfg.mining, per_anchor=cfg.per_anchor, generator=generator)
-            if self.track_reg:
-                self.loss = build_loss("triplet_track_reg", weight=cfg.track_reg, **common)
-            else:
-                self.loss = build_loss("concept_triplet", **common)
-        elif cfg.method == "proxy":
-            self.loss = ProxyLoss(t, d, temperature=cfg.temperature, tag_slices=tag_slices(schema))
-        elif cfg.method == "classification":
-            self.loss = ClassificationLoss(
-                t, d, normalize=cfg.normalize,
-                temperature=cfg.temperature if cfg.normalize else 1.0,
-                tag_slices=tag_slices(schema),
-            )
-        else:
-            raise ValueError(f"no supervised objective for method '{cfg.method}'")
+        self.loss = loss_method(cfg.method, "supervised").build(cfg, schema, generator)
+        self.track_reg = isinstance(self.loss, TrackRegularized)  # it also takes track ids
 
     def forward(self, z: torch.Tensor, tags: torch.Tensor, labelled: torch.Tensor,
                 groups: torch.Tensor) -> torch.Tensor:
@@ -119,25 +87,16 @@ class SSLObjective(nn.Module):
         self.momentum = cfg.momentum
         self.total_steps = max(1, total_steps)
         self.steps_per_epoch = max(1, steps_per_epoch)
+        method = loss_method(cfg.method, "self-supervised")
         dims = [encoder.schema.dim, *cfg.projector]
+        self.loss: nn.Module = method.build(cfg)
         self.projector: nn.Module = mlp(dims)
-        self.target: nn.ModuleDict | None = None
-        if cfg.method == "ntxent":
-            self.loss: nn.Module = NTXentLoss(cfg.temperature)
-        elif cfg.method == "vicreg":
-            self.loss = VICRegLoss()
-        elif cfg.method == "barlow_twins":
-            self.loss = BarlowTwinsLoss()
-        elif cfg.method == "byol":
-            self.predictor = mlp([dims[-1], dims[-2] if len(dims) > 2 else dims[-1], dims[-1]])
-            self.loss = BYOLLoss()
-            self.target = self._ema_copy(encoder)
-        elif cfg.method == "dino":
+        if method.prototypes:
             self.projector = nn.Sequential(mlp(dims), nn.Linear(dims[-1], cfg.out_dim, bias=False))
-            self.loss = DINOLoss(cfg.out_dim)
-            self.target = self._ema_copy(encoder)
-        else:
-            raise ValueError(f"no self-supervised objective for method '{cfg.method}'")
+        self.predictor: nn.Module | None = None
+        if method.predictor:
+            self.predictor = mlp([dims[-1], dims[-2] if len(dims) > 2 else dims[-1], dims[-1]])
+        self.target: nn.ModuleDict | None = self._ema_copy(encoder) if method.ema_target else None
 
     def _ema_copy(self, encoder: Encoder) -> nn.ModuleDict:
         target = nn.ModuleDict({"encoder": copy.deepcopy(encoder),
@@ -164,7 +123,7 @@ class SSLObjective(nn.Module):
         target_encoder: Encoder = self.target["encoder"]  # type: ignore[assignment]
         with torch.no_grad():
             t = self.target["projector"](target_encoder.embed_features(x))
-        if self.method == "byol":
+        if self.predictor is not None:
             p = self.predictor(h)
             return (self.loss(p[:b], t[b:]) + self.loss(p[b:], t[:b])) / 2
         return self.loss(h[:b], h[b:], t[:b], t[b:], epoch=step / self.steps_per_epoch)

@@ -9,9 +9,9 @@ from model.losses import (
     SliceLoss,
     TrackRegularized,
     TripletLoss,
-    build_loss,
 )
-from model.miners import TagTripletMiner, TrackTripletMiner
+from model.losses.composition import build_concept_triplet, build_triplet_track_reg
+from model.losses.miners import TagTripletMiner, TrackTripletMiner
 from tests.model.losses.conftest import DTYPES, TOL, gen
 
 COLUMNS = {"genre": [0, 1, 2], "mood": [3, 4]}
@@ -105,7 +105,7 @@ def test_unlabelled_rows_contribute_nothing():
 def test_all_unlabelled_is_graph_safe_zero():
     x, labels = _data()
     x.requires_grad_(True)
-    loss = build_loss("concept_triplet", concept_columns=COLUMNS, concept_slices=SLICES)
+    loss = build_concept_triplet(concept_columns=COLUMNS, concept_slices=SLICES)
     out = loss(x, labels, torch.zeros(16, dtype=torch.bool))
     assert out.item() == 0.0
     out.backward()
@@ -131,13 +131,13 @@ def test_track_regularized_is_category_plus_half_track():
     assert got.item() == pytest.approx(cat + 0.5 * sum(track_terms) / 16, abs=1e-9)
 
 
-def test_track_regularized_from_registry_runs_and_is_seeded():
+def test_track_regularized_composition_runs_and_is_seeded():
     x, labels = _data(seed=5)
     ids = torch.arange(8).repeat_interleave(2)
 
     def run(seed):
-        loss = build_loss("triplet_track_reg", concept_columns=COLUMNS, concept_slices=SLICES,
-                          generator=gen(seed))
+        loss = build_triplet_track_reg(concept_columns=COLUMNS, concept_slices=SLICES,
+                                       generator=gen(seed))
         return loss(x, labels, ids).item()
 
     assert run(1) == run(1)

@@ -1,11 +1,11 @@
-"""TagHead, MultiLabelBCELoss, ProxyLoss and ClassificationLoss against loop implementations."""
+"""LossTagHead, MultiLabelBCELoss, ProxyLoss and ClassificationLoss against loop implementations."""
 
 import math
 
 import pytest
 import torch
 
-from model.losses import ClassificationLoss, MultiLabelBCELoss, ProxyLoss, TagHead
+from model.losses import ClassificationLoss, LossTagHead, MultiLabelBCELoss, ProxyLoss
 from tests.model.losses.conftest import DTYPES, TOL, gen
 
 D, T = 8, 5
@@ -176,11 +176,11 @@ def test_gradients_finite():
 )
 def test_head_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        TagHead(D, T, **kwargs)
+        LossTagHead(D, T, **kwargs)
 
 
 def test_head_input_errors():
-    head = TagHead(D, T)
+    head = LossTagHead(D, T)
     with pytest.raises(ValueError, match="dim 8"):
         head(torch.randn(2, 7))
     with pytest.raises(ValueError, match=r"\(B, T\)"):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from model.miners import TagTripletMiner, TrackTripletMiner, concept_masks, sample_triplets
+from model.losses.miners import TagTripletMiner, TrackTripletMiner, concept_masks, sample_triplets
 
 
 def _gen(seed):
