@@ -1,4 +1,4 @@
-"""MTG-Jamendo split TSVs (tests/data/fixtures/jamendo, real header and tag format)."""
+"""MTG-Jamendo split TSVs (tests/model/data/fixtures/jamendo, real header and tag format)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from service.db import (
 from service.models import Base
 from tests.utils.db import STORE_TABLES, table_names
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_head_is_the_fingerprint_migration() -> None:

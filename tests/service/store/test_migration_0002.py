@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from service.db import current_revision, downgrade, make_engine, make_session_factory, upgrade
-from tests.store.test_migrations import schema_diff
+from tests.service.store.test_migrations import schema_diff
 from tests.utils.db import content_hash, create_track, model_version, track_fields
 
 CREATED = [

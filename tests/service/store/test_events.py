@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import store
@@ -156,22 +155,46 @@ def test_a_writer_waits_for_the_open_one_and_numbers_after_it(
         mv_id = model_version(s).id
     done = threading.Event()
     result: list[int] = []
+    writer_thread: list[int] = []
+    asked = threading.Event()  # the writer has sent its counter UPDATE to the database
+    released = threading.Event()  # the first transaction has committed
+    answered_after_release: list[bool] = []
+
+    def is_writers_counter_update(statement: str) -> bool:
+        return threading.get_ident() in writer_thread and "UPDATE store_state" in statement
+
+    def before(conn, cursor, statement, params, context, executemany) -> None:  # noqa: ANN001
+        if is_writers_counter_update(statement):
+            asked.set()
+
+    def after(conn, cursor, statement, params, context, executemany) -> None:  # noqa: ANN001
+        if is_writers_counter_update(statement):
+            answered_after_release.append(released.is_set())
 
     def writer() -> None:
+        writer_thread.append(threading.get_ident())
         with session_factory() as s:
             create_track(s, **track_fields(1, mv_id))
             result.append(store.latest_seq(s))
         done.set()
 
-    with engine.connect() as conn:
-        conn.execute(text("UPDATE store_state SET seq = seq + 1 WHERE id = 1"))  # holds it
-        thread = threading.Thread(target=writer)
-        thread.start()
-        time.sleep(0.5)
-        assert not done.is_set(), "the second writer did not wait for the first"
-        conn.commit()
-    thread.join(timeout=30)
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("UPDATE store_state SET seq = seq + 1 WHERE id = 1"))  # holds it
+            thread = threading.Thread(target=writer)
+            thread.start()
+            assert asked.wait(timeout=30), "the second writer never asked for a number"
+            released.set()
+            conn.commit()
+        thread.join(timeout=30)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
     assert done.is_set()
+    # Its UPDATE was answered only once the first transaction had committed: it waited.
+    assert answered_after_release == [True]
     assert result == [2]
     with session_factory() as s:
         assert [(e.seq, e.op) for e in store.events_since(s, after_seq=0)] == [(2, "add")]

@@ -1,4 +1,4 @@
-"""The generic manifest.csv + concepts.json format (tests/data/fixtures/generic)."""
+"""The generic manifest.csv + concepts.json format (tests/model/data/fixtures/generic)."""
 
 from __future__ import annotations
 

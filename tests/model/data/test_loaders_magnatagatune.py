@@ -1,4 +1,4 @@
-"""MagnaTagATune annotations_final.csv (tests/data/fixtures/mtat: real quoting and layout,
+"""MagnaTagATune annotations_final.csv (tests/model/data/fixtures/mtat: real quoting and layout,
 10 of the 188 tag columns)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MSD Last.fm-50 (tests/data/fixtures/msd: an msd_id,tags table and split id lists)."""
+"""MSD Last.fm-50 (tests/model/data/fixtures/msd: an msd_id,tags table and split id lists)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,51 @@
+"""layout.tags: tag cosines and the tag-search query, against per-tag loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from layout.facets import to_full_space, weighted_query
+from layout.schema import ConceptSchema
+from layout.tags import tag_cosines, tag_query
+
+SCHEMA = ConceptSchema({"genre": ("rock", "jazz", "pop"), "mood": ("sad", "happy"),
+                        "era": ("80s",)}, facet_dim=6)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+@pytest.fixture
+def proxies() -> np.ndarray:
+    return unit(np.random.default_rng(0).standard_normal((SCHEMA.num_tags, 6))).astype(
+        np.float32)
+
+
+def test_tag_cosines_loop(proxies: np.ndarray) -> None:
+    z = np.random.default_rng(1).standard_normal((4, SCHEMA.dim)).astype(np.float32)
+    got = tag_cosines(z, proxies, SCHEMA)
+    for i in range(4):
+        for t, tag in enumerate(SCHEMA.tags):
+            f = SCHEMA.facet_of_concept(SCHEMA.concept_of_tag(tag))
+            assert got[i, t] == pytest.approx(float(unit(z[i, f.slice]) @ proxies[t]), abs=1e-6)
+    np.testing.assert_allclose(tag_cosines(to_full_space(z, SCHEMA), proxies, SCHEMA), got,
+                               atol=1e-6)  # raw or full-space: the same cosines
+
+
+@pytest.mark.parametrize("tags", [["jazz"], ["jazz", "sad"], ["rock", "jazz", "happy", "80s"],
+                                  ["pop", "pop", "sad"]])
+def test_the_query_scores_the_mean_tag_cosine(proxies: np.ndarray, tags: list[str]) -> None:
+    q, weights = tag_query(tags, proxies, SCHEMA)
+    x = to_full_space(np.random.default_rng(2).standard_normal((5, SCHEMA.dim)), SCHEMA)
+    scores = x @ weighted_query(q, weights, SCHEMA)
+    unique = list(dict.fromkeys(tags))
+    want = tag_cosines(x, proxies, SCHEMA)[:, [SCHEMA.tag_index(t) for t in unique]].mean(axis=1)
+    np.testing.assert_allclose(scores, want, atol=1e-5)
+    assert sum(weights.values()) == pytest.approx(1.0)
+
+
+def test_unknown_tag_is_a_key_error(proxies: np.ndarray) -> None:
+    with pytest.raises(KeyError, match="unknown tag 'polka'"):
+        tag_query(["polka"], proxies, SCHEMA)
