@@ -46,8 +46,9 @@ test-fast: install
 	MUSICPRISM_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check service model index tests benchmarks
-	$(VENV)/bin/mypy service index
+	$(VENV)/bin/ruff check service model index layout support tests benchmarks
+	$(VENV)/bin/mypy service index layout
+	$(VENV)/bin/lint-imports
 
 # Index at scale (100k and 1M tracks; about 45 minutes on 2 cores), the encoder, the HTTP API
 # under load (10k tracks) and ingestion (real recordings: `musicprism dataset real`; SQLite

@@ -171,7 +171,7 @@ def process_tree_cpu(pid: int) -> float:
 
 
 def start_musicprism(data_dir: Path, workers: int, log: Path) -> Any:
-    from tests.utils.server import start_server
+    from support.server import start_server
 
     env = {"MUSICPRISM_DATA_DIR": str(data_dir), "MUSICPRISM_WORKERS": str(workers),
            "MUSICPRISM_LOG_LEVEL": "warning"}
@@ -179,7 +179,7 @@ def start_musicprism(data_dir: Path, workers: int, log: Path) -> Any:
 
 
 def start_baseline(data_dir: Path, log: Path, threads: int | None = None) -> Any:
-    from tests.utils.server import HOST, Server, free_port, subprocess_env
+    from support.server import HOST, Server, free_port, subprocess_env
 
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.baseline_app:app_from_env",

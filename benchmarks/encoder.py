@@ -168,14 +168,14 @@ def throughput(model: LoadedModel, batches: list[int], threads: list[int], *, re
 
 def sample_track(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
     """(round(seconds * sr), 2) float32 stereo: harmonic notes on a beat, plus noise."""
-    from tests.utils.audio import synth_music
+    from support.audio import synth_music
 
     return synth_music(seconds, sr, seed=seed, channels=2)
 
 
 def encoded_clips(seconds: float) -> tuple[dict[str, bytes], dict[str, str]]:
     """The test track encoded in each of FORMATS (those this PyAV/libsndfile can write)."""
-    from tests.utils.audio import encode
+    from support.audio import encode
 
     samples = sample_track(seconds, SOURCE_RATE)
     out, failed = {}, {}

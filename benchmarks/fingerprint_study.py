@@ -31,7 +31,7 @@ from benchmarks.common import (
 )
 from model import fingerprint as fp
 from model.audio import decode
-from tests.utils.audio import encode
+from support.audio import encode
 
 SR = fp.SAMPLE_RATE
 PARAMS = ("HOP", "PEAK_BINS", "PEAK_FRAMES", "MAX_DT", "F_QUANT", "DT_QUANT")

@@ -171,7 +171,7 @@ def identify_latency(folder: Path, data_dir: Path, database_url: str | None,
     from service import store
     from service.app import build_catalog
     from service.settings import Settings
-    from tests.utils.audio import encode
+    from support.audio import encode
 
     settings = Settings(data_dir=data_dir, database_url=database_url, environment="test")
     catalog = build_catalog(settings)

@@ -31,7 +31,7 @@ from model.checkpoint import load_checkpoint
 from model.data.real import fetch_real
 from model.embed import Embedder, TrackEmbedding
 from service.app import DEFAULT_MODEL
-from tests.utils.audio import encode
+from support.audio import encode
 
 SR = 16_000
 CATALOGUE_S, QUERY_S, SKIP_S = 60.0, 10.0, 20.0

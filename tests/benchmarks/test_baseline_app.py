@@ -11,7 +11,7 @@ from layout.facets import to_full_space
 from model.audio import decode
 from model.checkpoint import load_checkpoint
 from model.embed import Embedder
-from tests.utils.audio import encode, synth_music
+from support.audio import encode, synth_music
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from model.audio import (
     windows,
 )
 from model.audio_backends import BLOCK_SAMPLES
-from tests.utils.audio import (
+from support.audio import (
     FORMATS,
     best_lag_correlation,
     encode,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from model.audio_resample import StreamResampler, output_length
-from tests.utils.audio import one_shot_resample as one_shot
+from support.audio import one_shot_resample as one_shot
 
 RATES = [(44100, 16000), (8000, 16000), (48000, 16000), (192000, 16000), (16000, 16000),
          (11025, 22050), (22050, 16000), (22051, 16000), (767999, 16000), (1009, 48000)]

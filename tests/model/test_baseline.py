@@ -5,8 +5,8 @@ import torch
 
 from model.baseline import MFCCChroma, chroma_matrix, dct_matrix, evaluate_baseline
 from model.data.generic_csv import load_manifest
+from support.audio import tone
 from tests.model.train.conftest import write_dataset
-from tests.utils.audio import tone
 
 
 def test_chroma_matrix_maps_bins_to_pitch_classes():

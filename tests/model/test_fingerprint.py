@@ -8,7 +8,7 @@ import pytest
 
 from model import fingerprint as fp
 from model.audio import decode
-from tests.utils.audio import encode, synth_music
+from support.audio import encode, synth_music
 
 SR = fp.SAMPLE_RATE
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from support.audio import encode, synth_music
 from tests.ops.files import ROOT, interpolate_tree, load_compose
-from tests.utils.audio import encode, synth_music
 from tests.utils.models import tiny_checkpoint
 
 API_KEY = "deploy-test-key-0123456789"

@@ -21,10 +21,10 @@ from typing import Any
 import httpx2
 import pytest
 
+from support.audio import encode
+from support.server import GRACEFUL, REPO_ROOT, musicprism_command, start_server, subprocess_env
 from tests.service.conftest import API_KEY, SR, song
-from tests.utils.audio import encode
 from tests.utils.models import tiny_checkpoint
-from tests.utils.server import GRACEFUL, REPO_ROOT, musicprism_command, start_server, subprocess_env
 
 SYNC_S = 1.0  # Catalog's default sync interval: how often a worker follows the store
 SEEDS = 4

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
+from support.audio import encode
 from tests.service.conftest import SR, make_settings, song, upload
-from tests.utils.audio import encode
 
 
 def integrated(tmp_path: Path) -> bool:

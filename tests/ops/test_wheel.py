@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from support.audio import encode, synth_music
+from support.server import REPO_ROOT, Server, start_server
 from tests.service.conftest import API_KEY
-from tests.utils.audio import encode, synth_music
-from tests.utils.server import REPO_ROOT, Server, start_server
 
 pytestmark = pytest.mark.slow
 

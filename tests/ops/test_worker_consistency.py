@@ -9,8 +9,8 @@ import numpy as np
 
 from service.app import build_catalog
 from service.catalog import TrackMeta
+from support.audio import encode
 from tests.service.conftest import SR, make_settings, song
-from tests.utils.audio import encode
 
 
 def test_a_track_ingested_by_one_worker_is_found_by_the_other(

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import Engine
 
 from service.db import make_engine, upgrade
+from support.audio import encode
+from support.server import REPO_ROOT, Server, serve
 from tests.reliability.helpers import Deployment, count_tracks, make_deployment
 from tests.service.conftest import API_KEY, SR, song
-from tests.utils.audio import encode
 from tests.utils.db import create_schema, with_search_path
-from tests.utils.server import REPO_ROOT, Server, serve
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -21,10 +21,10 @@ from service.app import build_catalog
 from service.catalog import Catalog
 from service.models import Track
 from service.settings import Settings
+from support.audio import encode
+from support.server import REPO_ROOT, musicprism_command, subprocess_env
 from tests.service.conftest import API_KEY, SR, song
-from tests.utils.audio import encode
 from tests.utils.models import tiny_checkpoint
-from tests.utils.server import REPO_ROOT, musicprism_command, subprocess_env
 
 # Guards against hangs only (a wedged process fails the test instead of blocking CI); no
 # assertion depends on how fast anything is.

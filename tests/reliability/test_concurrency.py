@@ -21,6 +21,8 @@ import pytest
 
 from service.catalog import TrackMeta
 from service.errors import TrackNotFound
+from support.audio import encode
+from support.server import GRACEFUL, serve
 from tests.reliability.helpers import (
     Deployment,
     assert_index_matches_store,
@@ -31,9 +33,7 @@ from tests.reliability.helpers import (
     write_library,
 )
 from tests.service.conftest import API_KEY, SR, song
-from tests.utils.audio import encode
 from tests.utils.models import CONCEPTS
-from tests.utils.server import GRACEFUL, serve
 
 SEEDED, NEW, CLI_FILES = 6, 4, 4
 READERS, QUERIES = 3, 30

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support.server import REPO_ROOT, subprocess_env
 from tests.reliability.helpers import (
     Deployment,
     assert_index_matches_store,
@@ -21,7 +22,6 @@ from tests.reliability.helpers import (
     wait_until,
     write_library,
 )
-from tests.utils.server import REPO_ROOT, subprocess_env
 
 # Kill-and-reopen rounds. What a crash leaves on disk does not depend on the store; one round
 # checks the catch-up from PostgreSQL's change log too.

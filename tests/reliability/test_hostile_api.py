@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, Case, GenerationMode
 
+from support.audio import encode
 from tests.reliability.conftest import Served
 from tests.reliability.helpers import assert_clean_error, count_tracks
 from tests.service.conftest import API_KEY, SR, song
-from tests.utils.audio import encode
 
 EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 15}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}

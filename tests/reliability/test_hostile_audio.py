@@ -13,10 +13,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from tests.reliability.conftest import Served
-from tests.reliability.helpers import assert_clean_error
-from tests.service.conftest import SR, song
-from tests.utils.audio import (
+from support.audio import (
     encode,
     flac_set_rate,
     flac_set_total_samples,
@@ -24,6 +21,9 @@ from tests.utils.audio import (
     tone,
     wav_header,
 )
+from tests.reliability.conftest import Served
+from tests.reliability.helpers import assert_clean_error
+from tests.service.conftest import SR, song
 
 SEED = 5
 MUTANTS = 8  # per format

@@ -18,10 +18,10 @@ from model.audio import sha256_of
 from service.app import create_app
 from service.cli import main
 from service.db import make_engine
+from support.audio import encode
 from tests.reliability.conftest import Served
 from tests.reliability.helpers import Deployment, assert_clean_error, make_deployment
 from tests.service.conftest import API_KEY, SR, song
-from tests.utils.audio import encode
 
 WRITES = {"post", "put", "patch", "delete"}
 # Operations that use a write method but change nothing: a query whose clip must travel as a

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from tests.utils.audio import encode, synth_music
+from support.audio import encode, synth_music
 from tests.utils.models import tiny_checkpoint
 
 API_KEY = "test-key-0123456789abcdef"

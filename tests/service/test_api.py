@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from layout.facets import facet_cosines
+from support.audio import encode
 from tests.service.conftest import API_KEY, SR, Catalogue, song, upload
-from tests.utils.audio import encode
 
 
 def brute_force(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from support.audio import encode, flac_set_total_samples, tone
 from tests.service.conftest import API_KEY, SR, Catalogue, song, upload
-from tests.utils.audio import encode, flac_set_total_samples, tone
 
 VALID_FACETS = "valid facets: genre, mood, instrument, era"
 

@@ -22,8 +22,8 @@ from model.data.real import fetch_real
 from service.app import DEFAULT_MODEL, create_app
 from service.db import upgrade
 from service.settings import Settings
+from support.audio import encode
 from tests.service.conftest import API_KEY
-from tests.utils.audio import encode
 
 pytestmark = [
     pytest.mark.slow,

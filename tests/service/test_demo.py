@@ -10,8 +10,8 @@ import pytest
 from service.cli import main
 from service.demo import ModelMissing, ensure_demo
 from service.settings import Settings
+from support.audio import encode
 from tests.service.conftest import SR, song
-from tests.utils.audio import encode
 from tests.utils.models import tiny_checkpoint
 
 

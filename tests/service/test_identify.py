@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from service.app import create_app
+from support.audio import encode, synth_music
 from tests.service.conftest import API_KEY, SR, make_settings, upload
-from tests.utils.audio import encode, synth_music
 
 SONGS = {"north": "Ann", "south": "Ann", "east": "Bob", "west": "Cy"}
 SECONDS = 12.0

@@ -9,9 +9,9 @@ import pytest
 
 from service.catalog import TrackMeta
 from service.ingest import InvalidMetadata, read_metadata
+from support.audio import encode
 from tests.service.conftest import SR, Catalogue, song, upload
 from tests.service.test_api_errors import assert_unchanged, state
-from tests.utils.audio import encode
 
 ISRC_FORMAT = "must be an ISRC: 12 characters"
 

@@ -25,7 +25,7 @@ from model.data.base import (
     read_list,
     resolve_inside,
 )
-from tests.utils.audio import encode, synth_music
+from support.audio import encode, synth_music
 
 SCHEMA = ConceptSchema({"genre": ("rock", "jazz"), "mood": ("sad", "happy")}, facet_dim=4)
 

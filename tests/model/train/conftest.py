@@ -12,7 +12,7 @@ import torch
 from model.data.generic_csv import write_concepts, write_manifest
 from model.train.builders import config_from_dict
 from model.train.config import TrainConfig
-from tests.utils.audio import synth_music
+from support.audio import synth_music
 
 SR = 16_000
 CONCEPTS = {"genre": ["jazz", "rock", "folk"], "mood": ["happy", "sad"]}

@@ -16,8 +16,8 @@ from model.train.features import ClipWindows, LogMelCache, window_frames
 from model.train.loop import Trainer
 from model.train.objectives import SSLObjective, SupervisedObjective
 from model.train.run import make_caches
+from support.audio import synth_music
 from tests.model.train.conftest import CONCEPTS, SR, tiny_config, tiny_dict
-from tests.utils.audio import synth_music
 
 SUPERVISED = {
     "triplet": {"method": "triplet"},

@@ -17,8 +17,8 @@ from service.catalog import Catalog, CatalogConfig, TrackMeta
 from service.db import make_engine, upgrade
 from service.errors import NotReady, TrackNotFound
 from service.settings import Settings
+from support.audio import encode
 from tests.service.conftest import SR, make_settings, song
-from tests.utils.audio import encode
 from tests.utils.models import tiny_checkpoint
 
 

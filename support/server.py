@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx2
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 # Exit statuses of a graceful stop: uvicorn finishes the lifespan on SIGTERM, then re-raises
 # the signal, so a clean shutdown may also read as "killed by SIGTERM".
