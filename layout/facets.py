@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from layout.numbers import NumberSyntaxError, parse_decimal
 from layout.schema import ConceptSchema
 
 EPS = 1e-12
@@ -111,10 +112,10 @@ def parse_weights(spec: str | None, schema: ConceptSchema) -> dict[str, float]:
         if name in weights:
             raise FacetWeightError(f"facet '{name}' is given twice")
         try:
-            w = float(value) if sep else 1.0
-        except ValueError:
+            w = parse_decimal(value.strip()) if sep else 1.0
+        except NumberSyntaxError as exc:
             raise FacetWeightError(
-                f"weight for facet '{name}' is not a number: '{value}'"
+                f"weight for facet '{name}' is not a number: '{value}' (expected {exc.rule})"
             ) from None
         weights[name] = _check_value(name, w)
     return _normalised(weights)

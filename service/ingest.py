@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from layout.numbers import NumberSyntaxError, parse_int
 from model.audio import AudioError
 from service.catalog import Catalog, TrackMeta
 from service.errors import InvalidValue
@@ -136,11 +137,12 @@ def _row_meta(row: dict[str, str], csv_path: Path, line: int) -> TrackMeta:
     values: dict[str, Any] = {c: (row.get(c) or None) for c in META_COLUMNS}
     year = (row.get("year") or "").strip()
     try:
-        values["year"] = int(year) if year else None
+        values["year"] = parse_int(year) if year else None
         return TrackMeta(**values).checked()
-    except ValueError as exc:  # InvalidValue is a ValueError too
-        reason = str(exc) if isinstance(exc, InvalidValue) else f"year {year!r} is not a number"
-        raise InvalidMetadata(csv_path, line, reason) from None
+    except NumberSyntaxError as exc:
+        raise InvalidMetadata(csv_path, line, f"year {exc}") from None
+    except InvalidValue as exc:
+        raise InvalidMetadata(csv_path, line, str(exc)) from None
 
 
 def ingest_folder(

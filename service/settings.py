@@ -7,12 +7,15 @@ Environment variables use the prefix ``MUSICPRISM_`` (``MUSICPRISM_DATA_DIR`` ..
 from __future__ import annotations
 
 import os
+import typing
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from layout.numbers import NumberSyntaxError, parse_decimal, parse_int
 
 INSECURE_KEYS = {"changethis", "changeme", "secret", "password"}
 ENV_PREFIX = "MUSICPRISM_"
@@ -107,6 +110,25 @@ class Settings(BaseSettings):
         )
         if unknown:
             raise UnknownSetting(unknown, sorted(valid))
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_numbers(cls, data: Any) -> Any:
+        """Numbers in the environment follow the API's grammar (layout.numbers): ``1_0``,
+        ``١`` or ``inf`` are refused, not read as 10, 1 or infinity."""
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            kinds = set(typing.get_args(field.annotation)) or {field.annotation}
+            for key in (name, ENV_PREFIX + name.upper(), ENV_PREFIX.lower() + name):
+                value = data.get(key)
+                if not isinstance(value, str) or not kinds & {int, float}:
+                    continue
+                try:
+                    (parse_int if int in kinds else parse_decimal)(value.strip())
+                except NumberSyntaxError as exc:
+                    raise ValueError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
         return data
 
     @field_validator("environment")

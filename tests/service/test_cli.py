@@ -199,3 +199,12 @@ def test_other_missing_modules_are_not_blamed_on_the_extras(monkeypatch):
                         lambda: [lambda sub: sub.add_parser("x").set_defaults(func=run)])
     with pytest.raises(ModuleNotFoundError, match="faiss"):
         main(["x"])
+
+
+@pytest.mark.parametrize("value", ["1_0", "\u0661\u0660", "inf", "10 0"])
+def test_numbers_in_the_environment_follow_the_api_grammar(env: Path, monkeypatch, capsys,
+                                                           value: str):
+    monkeypatch.setenv("MUSICPRISM_MAX_K", value)
+    assert main(["reindex"]) == 2
+    err = capsys.readouterr().err
+    assert f"MUSICPRISM_MAX_K: {value!r} is not an integer in ASCII digits" in err

@@ -97,9 +97,12 @@ def test_overlong_isrc_is_refused_before_reading_it(catalogue: Catalogue) -> Non
         ("1859", "year: Input should be greater than or equal to 1860"),
         ("2101", "year: Input should be less than or equal to 2100"),
         ("-1", "year: Input should be greater than or equal to 1860"),
-        ("19x6", "year: Input should be a valid integer, unable to parse string as an integer"),
-        ("1976.5", "year: Input should be a valid integer, unable to parse string as an integer"),
-        ("1e3", "year: Input should be a valid integer, unable to parse string as an integer"),
+        ("19x6", "year: '19x6' is not an integer in ASCII digits (e.g. 42)"),
+        ("1976.5", "year: '1976.5' is not an integer in ASCII digits (e.g. 42)"),
+        ("1e3", "year: '1e3' is not an integer in ASCII digits (e.g. 42)"),
+        ("1_976", "year: '1_976' is not an integer in ASCII digits (e.g. 42)"),
+        ("\u0661\u0669\u0667\u0666", "year: '\u0661\u0669\u0667\u0666' is not an integer in "
+                                  "ASCII digits (e.g. 42)"),
     ],
 )
 def test_year_out_of_range_is_refused(catalogue: Catalogue, year: str, detail: str) -> None:
@@ -129,7 +132,8 @@ def test_ingest_csv_reads_isrc_and_year(tmp_path: Path) -> None:
     assert meta[tmp_path / "a.wav"] == TrackMeta(title="A", isrc="USRC17607839", year=1976)
     assert meta[tmp_path / "b.wav"] == TrackMeta(title="B")
     csv.write_text("path,title,isrc,year\na.wav,A,USRC17607839,1976\nb.wav,B,,nineteen\n")
-    with pytest.raises(InvalidMetadata, match="line 3: year 'nineteen' is not a number"):
+    with pytest.raises(InvalidMetadata,
+                       match="line 3: year 'nineteen' is not an integer in ASCII digits"):
         read_metadata(csv, tmp_path)
     csv.write_text("path,isrc\na.wav,XX\n")
     with pytest.raises(InvalidMetadata, match="line 2: invalid ISRC 'XX'"):

@@ -9,6 +9,7 @@ from fastapi import HTTPException, Path
 from pydantic import Field
 
 from layout.schema import ConceptSchema
+from service.api.numbers import Int
 from service.catalog import Hit
 from service.models import Track
 from service.schemas import (
@@ -24,8 +25,8 @@ from service.settings import Settings
 # cannot exist: refusing them here keeps them from reaching the database driver or FAISS, which
 # would fail on them (500) instead of answering 404.
 MAX_TRACK_ID = 2**31 - 1
-TrackId = Annotated[int, Path(ge=1, le=MAX_TRACK_ID, description="A track id.")]
-TrackIdItem = Annotated[int, Field(ge=1, le=MAX_TRACK_ID)]
+TrackId = Annotated[Int, Path(ge=1, le=MAX_TRACK_ID, description="A track id.")]
+TrackIdItem = Annotated[Int, Field(ge=1, le=MAX_TRACK_ID)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing API key"},

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from service.api.deps import ModelDep, QueriesDep, SettingsDep
+from service.api.numbers import Int
 from service.api.routes.common import ERRORS, check_k, summary
 from service.schemas import (
     FacetInfo,
@@ -25,7 +26,7 @@ def search(
     queries: QueriesDep,
     settings: SettingsDep,
     tag: Annotated[list[str] | None, Query(description="Tag to rank by; repeat to combine")] = None,
-    k: int = 10,
+    k: Int = 10,
     exclude_artist: Annotated[str | None, Query(max_length=500)] = None,
 ) -> SearchResponse:
     """Tracks ranked by one or more tags (nearest to the tags' proxies in their facets)."""

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from service.api.deps import QueriesDep, RecordingsDep, SettingsDep
+from service.api.numbers import Decimal, Int
 from service.api.routes.common import (
     ERRORS,
     TrackId,
@@ -32,10 +33,10 @@ def similar_to_clip(
     queries: QueriesDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="Query audio clip")],
-    start: Annotated[float, Form(ge=0, le=86_400)] = 0.0,
-    duration: Annotated[float | None, Form(gt=0, le=86_400)] = None,
+    start: Annotated[Decimal, Form(ge=0, le=86_400)] = 0.0,
+    duration: Annotated[Decimal | None, Form(gt=0, le=86_400)] = None,
     facet: Annotated[str | None, Form(max_length=500, description=FACET_HELP)] = None,
-    k: Annotated[int, Form()] = 10,
+    k: Annotated[Int, Form()] = 10,
     exclude_artist: Annotated[str | None, Form(max_length=500)] = None,
     tag: Annotated[
         list[str] | None, Form(description="Only tracks predicted with this tag")
@@ -72,7 +73,7 @@ def similar_to_track(
     settings: SettingsDep,
     track_id: TrackId,
     facet: Annotated[str | None, Query(max_length=500, description=FACET_HELP)] = None,
-    k: int = 10,
+    k: Int = 10,
     exclude_artist: Annotated[str | None, Query(max_length=500)] = None,
     tag: Annotated[
         list[str] | None, Query(description="Only tracks predicted with this tag")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from service.api.deps import QueriesDep, RecordingsDep, WriteAccess
+from service.api.numbers import Int
 from service.api.routes.common import ERRORS, TrackId, public, summary
 from service.catalog import TrackMeta
 from service.models import MAX_YEAR, MIN_YEAR
@@ -20,7 +21,7 @@ IsrcField = Annotated[
     Form(max_length=40, description="ISRC, e.g. USRC17607839 or US-RC1-76-07839; unique."),
 ]
 YearField = Annotated[
-    int | None, Form(ge=MIN_YEAR, le=MAX_YEAR, description="Release year.")
+    Int | None, Form(ge=MIN_YEAR, le=MAX_YEAR, description="Release year.")
 ]
 
 
@@ -61,8 +62,8 @@ def ingest_track(
 @router.get("/tracks", response_model=TrackList)
 def list_tracks(
     queries: QueriesDep,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[Int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[Int, Query(ge=1, le=1000)] = 100,
     isrc: Annotated[
         str | None, Query(max_length=40, description="Only the track with this ISRC.")
     ] = None,
