@@ -8,12 +8,12 @@ cycle (``IndexesDep``).
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, Request
 
 from model.checkpoint import LoadedModel
+from service.api.access import refusal, refuse
 from service.catalog import Catalog, IndexLifecycle, Queries, Recordings
 from service.errors import NotReady
 from service.settings import Settings
@@ -65,13 +65,11 @@ async def require_api_key(
     settings: SettingsDep,
     x_api_key: Annotated[str | None, Header(description="API key for write routes.")] = None,
 ) -> None:
-    """401 without a key, 403 with a wrong one; compared in constant time."""
-    if not settings.api_key:
-        raise HTTPException(403, "writes are disabled: the server has no API key configured")
-    if not x_api_key:
-        raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
-    if not hmac.compare_digest(x_api_key.encode(), settings.api_key.encode()):
-        raise HTTPException(403, "invalid API key")
+    """401 without a key, 403 with a wrong one; compared in constant time. The same rule
+    runs before the body is read (``service.api.access.GatedRoute``)."""
+    why = refusal(settings.api_key, x_api_key)
+    if why is not None:
+        raise refuse(why)
 
 
 WriteAccess = Depends(require_api_key)

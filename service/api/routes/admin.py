@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from service.api.access import GatedRoute
 from service.api.deps import IndexesDep, WriteAccess
 from service.api.routes.common import ERRORS
 from service.schemas import SnapshotResult
 
-router = APIRouter(tags=["admin"], responses=ERRORS)
+router = APIRouter(tags=["admin"], responses=ERRORS, route_class=GatedRoute)
 
 
 @router.post("/admin/snapshot", response_model=SnapshotResult, dependencies=[WriteAccess])

@@ -7,9 +7,10 @@ import os
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from service.api.access import GatedRoute
 from service.schemas import Health, Readiness
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=GatedRoute)
 
 
 @router.get("/healthz", response_model=Health)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-router = APIRouter(tags=["operations"])
+from service.api.access import GatedRoute
+
+router = APIRouter(tags=["operations"], route_class=GatedRoute)
 
 
 @router.get(

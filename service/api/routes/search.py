@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from service.api.access import GatedRoute
 from service.api.deps import ModelDep, QueriesDep, SettingsDep
 from service.api.numbers import Int
 from service.api.routes.common import ERRORS, check_k, summary
@@ -18,7 +19,7 @@ from service.schemas import (
     TagsResponse,
 )
 
-router = APIRouter(tags=["search"], responses=ERRORS)
+router = APIRouter(tags=["search"], responses=ERRORS, route_class=GatedRoute)
 
 
 @router.get("/search", response_model=SearchResponse)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
+from service.api.access import GatedRoute
 from service.api.deps import QueriesDep, RecordingsDep, SettingsDep
 from service.api.numbers import Decimal, Int
 from service.api.routes.common import (
@@ -18,7 +19,7 @@ from service.api.routes.common import (
 )
 from service.schemas import QueryInfo, SimilarResponse
 
-router = APIRouter(tags=["similarity"], responses=ERRORS)
+router = APIRouter(tags=["similarity"], responses=ERRORS, route_class=GatedRoute)
 
 FACET_HELP = "A facet ('mood') or a weighted mix ('mood:0.7,genre:0.3'); default: all facets."
 IDENTIFY_HELP = (

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
+from service.api.access import GatedRoute
 from service.api.deps import QueriesDep, RecordingsDep, WriteAccess
 from service.api.numbers import Int
 from service.api.routes.common import ERRORS, TrackId, public, summary
@@ -13,7 +14,7 @@ from service.catalog import TrackMeta
 from service.models import MAX_YEAR, MIN_YEAR
 from service.schemas import IngestResult, TrackList, TrackPublic
 
-router = APIRouter(tags=["tracks"], responses=ERRORS)
+router = APIRouter(tags=["tracks"], responses=ERRORS, route_class=GatedRoute)
 
 MetaField = Annotated[str | None, Form(max_length=500)]
 IsrcField = Annotated[
