@@ -21,6 +21,8 @@ from fastapi.routing import APIRoute
 
 API_KEY_HEADER = "X-API-Key"
 WWW_AUTHENTICATE = {"WWW-Authenticate": "ApiKey"}
+#: Set on ``request.state`` once the gate has let a write through.
+ACCESS_CHECKED = "write_access_checked"
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -71,6 +73,7 @@ class GatedRoute(APIRoute):
             why = refusal(request.app.state.settings.api_key, given)
             if why is not None:
                 raise refuse(why, close=True)  # the body is never read
+            setattr(request.state, ACCESS_CHECKED, True)
             return await handler(request)
 
         return gated

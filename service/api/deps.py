@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from model.checkpoint import LoadedModel
-from service.api.access import refusal, refuse
+from service.api.access import ACCESS_CHECKED, refusal, refuse
 from service.catalog import Catalog, IndexLifecycle, Queries, Recordings
 from service.errors import NotReady
 from service.settings import Settings
@@ -62,11 +62,15 @@ IndexesDep = Annotated[IndexLifecycle, Depends(get_indexes)]
 
 
 async def require_api_key(
+    request: Request,
     settings: SettingsDep,
     x_api_key: Annotated[str | None, Header(description="API key for write routes.")] = None,
 ) -> None:
-    """401 without a key, 403 with a wrong one; compared in constant time. The same rule
-    runs before the body is read (``service.api.access.GatedRoute``)."""
+    """401 without a key, 403 with a wrong one; compared in constant time. On a
+    ``GatedRoute`` the key was already checked, before the body was read, and is not
+    compared twice."""
+    if getattr(request.state, ACCESS_CHECKED, False):
+        return
     why = refusal(settings.api_key, x_api_key)
     if why is not None:
         raise refuse(why)
