@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from model.data.real import DEFAULT_PACKAGES, RealFetchError, fetch_real
+from model.data.real import DEFAULT_PACKAGES, REAL_PACKAGES, RealFetchError, fetch_real
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,12 @@ def add_real_command(
             "Packages already unpacked are skipped."
         ),
     )
-    p.add_argument("--packages", nargs="+", default=list(DEFAULT_PACKAGES), metavar="PKG",
-                   help=f"Debian packages (default: {' '.join(DEFAULT_PACKAGES)})")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--packages", nargs="+", default=list(DEFAULT_PACKAGES), metavar="PKG",
+                       help=f"Debian packages (default: {' '.join(DEFAULT_PACKAGES)})")
+    which.add_argument("--all", action="store_const", const=list(REAL_PACKAGES),
+                       dest="packages", help=f"all {len(REAL_PACKAGES)} known packages "
+                                             f"(about 500 tracks, 27 h, 4.3 GB of .deb)")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: <data-dir>/datasets/real)")
     p.add_argument("--cache", type=Path, default=None,
@@ -50,8 +54,9 @@ def run_real(args: argparse.Namespace) -> int:
         return 1
     for s in summaries:
         state = "kept" if s.skipped else "new"
+        left = "".join(f"; left out {n} ({why})" for why, n in s.left_out.items())
         print(f"{s.package:28s} {s.tracks:4d} tracks {s.seconds / 3600:6.2f} h "  # noqa: T201
-              f"{s.bytes / 1e6:8.1f} MB  {s.licence}  ({state})")
+              f"{s.bytes / 1e6:8.1f} MB  {s.licence}  ({state}{left})")
     total_h = sum(s.seconds for s in summaries) / 3600
     print(f"{'total':28s} {sum(s.tracks for s in summaries):4d} tracks {total_h:6.2f} h "  # noqa: T201
           f"-> {Path(out) / 'manifest.csv'}")

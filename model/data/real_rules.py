@@ -7,8 +7,8 @@ The generic rule (:data:`GENERIC`) keeps audio files under a directory named ``m
 - music inside ``.pk3``/``.zip`` archives (Nexuiz, UFO:AI, 0 A.D.): the members are
   extracted and selected by member patterns (or the generic rule over member paths);
 - music without a ``music`` directory, beside sound effects (Frozen-Bubble's ``*zik*``);
-- music files without an extension (LinCity-NG's ``music/default/01``): kept when their
-  first bytes are an Ogg, FLAC, RIFF/WAVE or MP3 header, and given that extension;
+- a ``music`` directory that is not music (Fish Fillets' level "music" has voice lines
+  under ``sound/music/en``; Wesnoth's ``silence.ogg`` is a placeholder);
 - Frets on Fire songs: each song is a folder of stems (``song.ogg`` = backing band,
   ``guitar.ogg`` = lead guitar, ``rhythm.ogg`` if present) that the game plays together;
   they are mixed into one track (sum at unity gain, as the game plays them, scaled down
@@ -47,7 +47,6 @@ AUDIO_EXTENSIONS = frozenset({".ogg", ".oga", ".opus", ".flac", ".wav", ".mp3"})
 #: Music formats this pipeline cannot decode (tracker modules, MIDI): reported, not kept.
 UNDECODABLE_EXTENSIONS = frozenset({".xm", ".mod", ".it", ".s3m", ".umx", ".mid", ".midi"})
 ARCHIVE_EXTENSIONS = frozenset({".pk3", ".zip"})
-_MAGIC = ((b"OggS", ".ogg"), (b"fLaC", ".flac"), (b"RIFF", ".wav"), (b"ID3", ".mp3"))
 SKIP_UNDECODABLE = "undecodable format (tracker module or MIDI)"
 SKIP_VARIANT = "duplicate variant (sped-up copy)"
 SKIP_UNREADABLE = "unreadable audio"
@@ -63,7 +62,6 @@ class MusicRule:
         exclude: patterns removed from ``include``'s matches.
         archives: patterns of ``.pk3``/``.zip`` files whose members hold the music.
         members: patterns over member paths; empty: the generic rule over member paths.
-        sniff: keep matched files without an audio extension if their bytes are audio.
         stems: each folder of matched audio files is one song, its files are stems to mix.
     """
 
@@ -71,7 +69,6 @@ class MusicRule:
     exclude: tuple[str, ...] = ()
     archives: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
-    sniff: bool = False
     stems: bool = False
 
 
@@ -83,7 +80,9 @@ PACKAGE_RULES: dict[str, MusicRule] = {
     "ufoai-music": MusicRule(archives=("usr/share/games/ufoai/base/*.pk3",)),
     "0ad-data": MusicRule(archives=("usr/share/games/0ad/mods/public/public.zip",)),
     "frozen-bubble-data": MusicRule(include=("usr/share/games/frozen-bubble/snd/*zik*",)),
-    "lincity-ng-data": MusicRule(include=("usr/share/games/lincity-ng/music/*/*",), sniff=True),
+    "fillets-ng-data": MusicRule(include=("usr/share/games/fillets-ng/music/*",)),
+    "wesnoth-1.16-music": MusicRule(include=("usr/share/games/wesnoth/*/data/core/music/*",),
+                                    exclude=("*/silence.ogg",)),
     "openclonk-data": MusicRule(include=("usr/share/games/openclonk/Music.ocg/*",)),
     "fretsonfire-songs-muldjord": _FOF,
     "fretsonfire-songs-sectoid": _FOF,
@@ -147,7 +146,7 @@ def select_music(tree: Path, rule: MusicRule, work: Path) -> Selection:
     if rule.stems:
         _select_songs(tree, candidates, work, sel)
         return sel
-    files, odd = _classify(candidates, rule.sniff)
+    files, odd = _classify(candidates)
     if not rule.include:
         files, odd = _music_dirs(tree, files), _music_dirs(tree, odd)
     for p in odd:
@@ -157,9 +156,8 @@ def select_music(tree: Path, rule: MusicRule, work: Path) -> Selection:
         if p.name in variants.get(p.parent, ()):
             sel.skip(SKIP_VARIANT, "/" + _rel(tree, p))
             continue
-        target = p if p.suffix.lower() in AUDIO_EXTENSIONS else _sniffed_copy(tree, p, work)
-        sel.tracks.append(Selected(target, PurePosixPath(_logical(tree, p, target)),
-                                   "/" + _rel(tree, p), sidecar_meta(p)))
+        sel.tracks.append(Selected(p, PurePosixPath(_rel(tree, p)), "/" + _rel(tree, p),
+                                   sidecar_meta(p)))
     return sel
 
 
@@ -186,38 +184,16 @@ def _music_dirs(tree: Path, files: list[Path]) -> list[Path]:
     return music or files
 
 
-def _classify(files: list[Path], sniff: bool) -> tuple[list[Path], list[Path]]:
+def _classify(files: list[Path]) -> tuple[list[Path], list[Path]]:
     """(audio files, undecodable music files) among ``files``."""
     audio, odd = [], []
     for p in files:
         ext = p.suffix.lower()
-        if ext in AUDIO_EXTENSIONS or (sniff and not ext and _sniff(p)):
+        if ext in AUDIO_EXTENSIONS:
             audio.append(p)
         elif ext in UNDECODABLE_EXTENSIONS:
             odd.append(p)
     return audio, odd
-
-
-def _sniff(p: Path) -> str | None:
-    with open(p, "rb") as fh:
-        head = fh.read(4)
-    if head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-        return ".mp3"
-    return next((ext for magic, ext in _MAGIC if head.startswith(magic)), None)
-
-
-def _sniffed_copy(tree: Path, p: Path, work: Path) -> Path:
-    """An extension-less audio file, linked (or copied) under ``work`` with its extension."""
-    target = work / "sniffed" / (_rel(tree, p) + (_sniff(p) or ""))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        target.write_bytes(p.read_bytes())
-    return target
-
-
-def _logical(tree: Path, original: Path, target: Path) -> str:
-    rel = _rel(tree, original)
-    return rel if target.suffix == original.suffix else rel + target.suffix
 
 
 def _fast_variants(files: list[Path]) -> dict[Path, set[str]]:
@@ -368,8 +344,7 @@ def _etr_readme(d: Path, file: Path) -> dict[str, str]:
 
 
 def _lincity_xml(d: Path, file: Path) -> dict[str, str]:
-    """LinCity-NG ``default.xml``: ``<song title="Artist - Title" filename="01 - ...">``; the
-    packaged files are named by the number only."""
+    """LinCity-NG ``default.xml``: ``<song title="Artist - Title" filename="...">``."""
     path = d / "default.xml"
     if not path.is_file():
         return {}
@@ -378,7 +353,7 @@ def _lincity_xml(d: Path, file: Path) -> dict[str, str]:
     except ET.ParseError:
         return {}
     for song in songs:
-        if song.get("filename", "").split(" ")[0] == file.name.split(".")[0]:
+        if song.get("filename") == file.name:
             artist, _, title = song.get("title", "").partition(" - ")
             return {"artist": artist.strip(), "title": title.strip() or artist.strip()}
     return {}
@@ -419,5 +394,6 @@ def dep5_file(copyright_text: str, source_path: str) -> dict[str, str]:
         holder = re.search(r"^Copyright:[ \t]*(.*)$", para, flags=re.M)
         found = {"licence": lic.group(1).strip() if lic else ""}
         if holder:
-            found["holder"] = re.sub(r"^[\d\s,\-–]+", "", holder.group(1)).strip()
+            years = r"^(?:\d{4}(?:\s*[-–]\s*\d{4})?\s*,?\s*)+"
+            found["holder"] = re.sub(years, "", holder.group(1)).strip()
     return found
