@@ -34,6 +34,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -152,13 +153,16 @@ def _label_one(path: Path, rel: str, stem: Path, model: Musicnn, logmel: LogMel,
     try:
         decoded = decode(path, sample_rate=SAMPLE_RATE, max_seconds=config.max_seconds)
     except (AudioError, OSError) as e:
-        return _skip(stem, rel, f"{type(e).__name__}: {e}")
+        _skip(stem, rel, f"{type(e).__name__}: {e}")
+        return None
     result = label_samples(model, logmel, decoded.samples, config.batch_windows)
     if len(result["starts"]) == 0:
-        return _skip(stem, rel, f"shorter than one window ({decoded.duration:.2f} s < "
-                                f"{N_FRAMES * logmel.hop_length / SAMPLE_RATE:.3f} s)")
-    _atomic_npz(stem.with_suffix(".npz"), path=np.array(rel), duration=np.float32(
-        decoded.duration), labels=np.array(MSD_LABELS), **result)
+        _skip(stem, rel, f"shorter than one window ({decoded.duration:.2f} s < "
+                         f"{N_FRAMES * logmel.hop_length / SAMPLE_RATE:.3f} s)")
+        return None
+    _atomic_npz(stem.with_suffix(".npz"), path=np.array(rel),
+                duration=np.array(decoded.duration, np.float32), labels=np.array(MSD_LABELS),
+                **result)
     return decoded.duration
 
 
@@ -166,10 +170,9 @@ def _skip(stem: Path, rel: str, reason: str) -> None:
     logger.warning("teacher: skipped %s: %s", rel, reason)
     _atomic_write(stem.with_suffix(".skip.json"),
                   json.dumps({"path": rel, "reason": reason}).encode("utf-8"))
-    return None
 
 
-def _atomic_npz(target: Path, **arrays: np.ndarray) -> None:
+def _atomic_npz(target: Path, **arrays: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

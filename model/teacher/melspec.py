@@ -35,7 +35,7 @@ _MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
 _LOG_STEP = math.log(6.4) / 27.0  # ... logarithmic above, 27 mels per factor 6.4
 
 
-def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney (Auditory Toolbox) mel scale, float64."""
     hz = np.asarray(hz, dtype=np.float64)
     linear = hz / _F_SP
@@ -43,7 +43,7 @@ def hz_to_mel(hz: np.ndarray) -> np.ndarray:
     return np.where(hz >= _MIN_LOG_HZ, log, linear)
 
 
-def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     """Inverse of :func:`hz_to_mel`."""
     mel = np.asarray(mel, dtype=np.float64)
     linear = mel * _F_SP
@@ -87,6 +87,9 @@ class LogMel(nn.Module):
             librosa >= 0.10).
         float16: round the mel power to float16 before the log (musicnn under numpy 1).
     """
+
+    filters: torch.Tensor
+    window: torch.Tensor
 
     def __init__(
         self,

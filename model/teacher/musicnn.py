@@ -92,6 +92,11 @@ class MusicnnOutput:
 class FrozenBatchNorm(nn.Module):
     """Inference-mode batch norm over dimension 1 with TF's stored statistics."""
 
+    gamma: torch.Tensor
+    beta: torch.Tensor
+    moving_mean: torch.Tensor
+    moving_variance: torch.Tensor
+
     def __init__(self, channels: int, eps: float = BN_EPS) -> None:
         super().__init__()
         self.eps = eps
