@@ -375,14 +375,18 @@ def dep5_file(copyright_text: str, source_path: str) -> dict[str, str]:
     """Per-file ``License`` and ``Copyright`` holder for an installed file, from DEP-5.
 
     Paragraph patterns are source-tree paths (``data/music/bay.ogg``); an installed path
-    matches when it ends with one (``/usr/share/games/stk/data/music/bay.ogg``). The last
+    matches when it ends with one (``/usr/share/games/stk/data/music/bay.ogg``); an archive
+    member is matched as if it lay beside its archive (``/usr/.../base/0music.pk3!music/x.ogg``
+    as ``/usr/.../base/music/x.ogg``). A holder is only taken from a one-line
+    ``Copyright``; the ``Files`` may span lines. The last
     matching paragraph wins (DEP-5); ``Files: *`` is ignored (the package licence covers it).
 
     Returns:
         ``{"licence": ..., "holder": ...}`` (holder without years), or {} if none matches.
     """
     found: dict[str, str] = {}
-    path = source_path.split("!")[0]
+    archive, _, member = source_path.partition("!")  # a member: as if beside its archive
+    path = f"{archive.rsplit('/', 1)[0]}/{member}" if member else archive
     for para in re.split(r"\n\s*\n", copyright_text):
         m = re.search(r"^Files:[ \t]*(.*(?:\n[ \t]+.*)*)", para, flags=re.M)
         if not m:

@@ -218,6 +218,10 @@ def test_dep5_per_file_licence_and_holder() -> None:
     assert dep5_file(text, "/usr/share/games/stk/data/music/egypt.ogg") == {
         "licence": "CC0-1.0", "holder": "Someone Else"}
     assert dep5_file(text, "/usr/share/games/stk/data/music/other.ogg") == {}
+    members = ("Files:\n base/music/David01.ogg\n base/music/van_theme.ogg\nCopyright:\n"
+               " 2008 David\n 2009 Vanethian\nLicense: CC-BY-3.0\n")
+    assert dep5_file(members, "/usr/share/games/ufoai/base/0music.pk3!music/van_theme.ogg") == {
+        "licence": "CC-BY-3.0", "holder": ""}  # several holders: none is picked
 
 
 @needs_dpkg
