@@ -16,11 +16,14 @@ PYTEST_ARGS ?=
 TORCH_SOURCE ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),,--find-links https://download.pytorch.org/whl/cpu/torch/)
 PIP_LOCKED = $(PY) -m pip install --quiet --require-hashes $(TORCH_SOURCE)
 
-$(VENV)/.installed: requirements/dev.lock
+# The distillation teacher's weights (the musicnn wheel, read as a zip, never installed) are
+# fetched beside the environment, hash-checked, for the teacher tests and `dataset teacher`.
+$(VENV)/.installed: requirements/dev.lock requirements/teacher.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_LOCKED) -r requirements/dev.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
+	$(PY) -m pip download --quiet --no-deps --require-hashes -r requirements/teacher.lock -d $(VENV)/teacher
 	touch $@
 
 install: $(VENV)/.installed sysdeps
@@ -39,11 +42,12 @@ serve: install
 	$(VENV)/bin/musicprism serve --data-dir $(DATA_DIR)
 
 # The whole suite, slow end-to-end tests included, against SQLite and the real PostgreSQL.
+TEST_ENV = MUSICPRISM_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) MUSICPRISM_TEST_TEACHER_WHEEL_DIR=$(VENV)/teacher
 test: install
-	MUSICPRISM_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install
-	MUSICPRISM_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check service model index layout support tests benchmarks

@@ -1,18 +1,24 @@
 """Real recorded music from Debian's game-music packages, in the generic manifest format.
 
 For each package: ``apt-get download`` the ``.deb`` into a cache (no root, no install),
-unpack it with ``dpkg-deb -x``, keep its audio files (if some sit under a directory named
-``music``, only those: game packages also ship sound effects), and write
+unpack it with ``dpkg-deb -x``, keep its music (:mod:`model.data.real_rules`: by default the
+audio files under a directory named ``music``, only those, since game packages also ship
+sound effects; per-package rules for music inside ``.pk3``/``.zip`` archives, songs made of
+stems, extension-less files, sped-up duplicates), and write
 ``<out>/<package>/`` with ``audio/...``, ``copyright`` (the package's), ``manifest.csv``
-(generic format, tags empty: every track is unlabelled) and ``card.json``. A package whose
+(generic format, tags empty: every track is unlabelled) and ``card.json`` (with
+``left_out``: what was skipped, by reason, e.g. tracker modules we cannot decode). A package whose
 ``manifest.csv`` exists is skipped, so an interrupted run resumes. ``<out>/manifest.csv``
 and ``<out>/card.json`` cover every finished package.
 
 Manifest columns: ``path, tags, track_id, duration, title, artist, album, licence,
 file_licence, package, version, source_path, sample_rate, channels``. The title and artist
-come from the file's Vorbis/Opus comments (soundfile, then PyAV), else an ``album.json``
-beside the file (Warzone 2100's format), else the file name. ``album`` is the package name;
-``licence`` is the package's from its ``copyright`` file (see :func:`package_licence`).
+come from the file's Vorbis/Opus comments (soundfile, then PyAV), else the game's own files
+beside it (Warzone 2100 ``album.json``, see also :func:`model.data.real_rules.sidecar_meta`),
+else the per-file ``Copyright`` holder of a DEP-5 copyright file (artist only), else the
+file name. ``album`` is the package name; ``licence`` is the package's from its
+``copyright`` file (see :func:`package_licence`); ``file_licence`` the file's own (its tags,
+else its DEP-5 paragraph).
 
 Load the result with a model's schema:
 ``load_manifest(out / "manifest.csv", schema=schema)`` (there is no ``concepts.json``).
@@ -26,8 +32,8 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import av
@@ -35,13 +41,29 @@ import soundfile as sf
 
 from model.data.base import DatasetError
 from model.data.generic_csv import MANIFEST_NAME, write_manifest
+from model.data.real_rules import (
+    AUDIO_EXTENSIONS,
+    SKIP_UNREADABLE,
+    Selected,
+    Selection,
+    dep5_file,
+    rule_for,
+    select_music,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PACKAGES: tuple[str, ...] = (
     "wesnoth-1.16-music", "warzone2100-music", "colobot-common-sounds", "singularity-music",
 )
-AUDIO_EXTENSIONS = frozenset({".ogg", ".oga", ".opus", ".flac", ".wav", ".mp3"})
+#: Every Debian (bookworm) package with free game music this loader knows, about 500 tracks.
+REAL_PACKAGES: tuple[str, ...] = DEFAULT_PACKAGES + (
+    "nexuiz-music", "ufoai-music", "0ad-data", "naev-data", "widelands-data",
+    "supertuxkart-data", "hedgewars-data", "freedroidrpg-data", "megaglest-data", "flare-game",
+    "fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid", "openclonk-data",
+    "fillets-ng-data", "hyperrogue-music", "asc-music", "frozen-bubble-data",
+    "extremetuxracer-data", "lincity-ng-data",
+)
 COLUMNS = ("path", "tags", "track_id", "duration", "title", "artist", "album", "licence",
            "file_licence", "package", "version", "source_path", "sample_rate", "channels")
 
@@ -73,6 +95,7 @@ class PackageSummary:
     seconds: float
     bytes: int
     skipped: bool = False
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 def fetch_real(
@@ -156,42 +179,51 @@ def build_package(deb: Path, target: Path) -> PackageSummary:
     licence = package_licence(copyright_file)
     if copyright_file.is_file():
         shutil.copyfile(copyright_file, work / "copyright")
-    files = select_audio(tree)
-    if not files:
-        raise RealFetchError(f"package {package} holds no audio files "
-                             f"({', '.join(sorted(AUDIO_EXTENSIONS))})")
-    base = Path(os.path.commonpath([f.parent for f in files]))
-    rows = []
-    for f in files:
-        rel = Path("audio") / f.relative_to(base)
-        rows.append(_row(f, f.relative_to(base), f.relative_to(tree), package, version,
-                         licence))
-        (work / rel).parent.mkdir(parents=True, exist_ok=True)
-        f.replace(work / rel)
+    selection = select_music(tree, rule_for(package), work / "extracted")
+    if not selection.tracks:
+        raise RealFetchError(f"package {package} holds no music files "
+                             f"({', '.join(sorted(AUDIO_EXTENSIONS))}); left out: "
+                             f"{ {k: len(v) for k, v in selection.skipped.items()} }")
+    dep5 = copyright_file.read_text("utf-8", "replace") if copyright_file.is_file() else ""
+    rows = _catalogue(selection, work, package, version, licence, dep5)
     shutil.rmtree(tree)
+    shutil.rmtree(work / "extracted", ignore_errors=True)
     write_manifest(work / MANIFEST_NAME, rows)
     summary = PackageSummary(
         package=package, version=version, licence=licence, tracks=len(rows),
         seconds=round(sum(float(r["duration"] or 0) for r in rows), 3),
         bytes=sum((work / r["path"]).stat().st_size for r in rows),
+        left_out={k: len(v) for k, v in selection.skipped.items()},
     )
     card = {**asdict(summary), "source": f"Debian package {package} {version}",
-            "deb": deb.name, "copyright": "copyright", "columns": list(COLUMNS)}
+            "deb": deb.name, "copyright": "copyright", "columns": list(COLUMNS),
+            "left_out_files": selection.skipped}
     (work / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     if target.exists():
         shutil.rmtree(target)
     work.rename(target)
-    logger.info("%s: %d tracks, %.1f min", package, summary.tracks, summary.seconds / 60)
+    logger.info("%s: %d tracks, %.1f min, left out %s", package, summary.tracks,
+                summary.seconds / 60, summary.left_out or "nothing")
     return summary
 
 
-def select_audio(tree: Path) -> list[Path]:
-    """Audio files under ``tree``; only those under a ``music`` directory if there are any."""
-    files = sorted(p for p in tree.rglob("*") if p.is_file() and not p.is_symlink()
-                   and p.suffix.lower() in AUDIO_EXTENSIONS)
-    music = [p for p in files
-             if "music" in (part.lower() for part in p.relative_to(tree).parts[:-1])]
-    return music or files
+def _catalogue(selection: Selection, work: Path, package: str, version: str, licence: str,
+               dep5: str) -> list[dict[str, Any]]:
+    """Rows for the selected tracks, moving each into ``work/audio``; unreadable files are
+    added to ``selection.skipped``."""
+    base = PurePosixPath(os.path.commonpath([t.logical.parent.as_posix()
+                                             for t in selection.tracks]))
+    rows = []
+    for t in selection.tracks:
+        inner = t.logical.relative_to(base)
+        row = _row(t, inner, package, version, licence, dep5)
+        if not row["duration"]:
+            selection.skip(SKIP_UNREADABLE, t.source_path)
+            continue
+        (work / row["path"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(t.path, work / row["path"])
+        rows.append(row)
+    return rows
 
 
 def write_combined(out_dir: Path) -> int:
@@ -236,21 +268,28 @@ def _control_fields(deb: Path) -> tuple[str, str]:
 def _read_summary(target: Path) -> PackageSummary:
     card = json.loads((target / "card.json").read_text(encoding="utf-8"))
     fields = {k: card[k] for k in ("package", "version", "licence", "tracks", "seconds", "bytes")}
-    return PackageSummary(**fields, skipped=True)
+    return PackageSummary(**fields, skipped=True, left_out=card.get("left_out", {}))
 
 
-def _row(file: Path, inner: Path, source: Path, package: str, version: str,
-         licence: str) -> dict[str, Any]:
-    tags = file_tags(file)
-    sidecar = _album_json_entry(file)
-    title = tags.get("title") or sidecar.get("title") or file.stem.replace("_", " ")
+def _row(track: Selected, inner: PurePosixPath, package: str, version: str, licence: str,
+         dep5: str) -> dict[str, Any]:
+    tags = file_tags(track.path)
+    sidecar = {**_album_json_entry(track.path), **track.meta}
+    per_file = dep5_file(dep5, track.source_path) if dep5 else {}
+    title = (tags.get("title") or sidecar.get("title")
+             or PurePosixPath(track.source_path.rstrip("/]").split("/")[-1]).stem.replace(
+                 "_", " "))
+    if track.source_path.endswith("]"):  # a stem mix: name it after its song folder
+        title = tags.get("title") or sidecar.get("title") or inner.stem
+    artist = (tags.get("artist") or sidecar.get("artist") or sidecar.get("author")
+              or per_file.get("holder", ""))
     return {
         "path": f"audio/{inner.as_posix()}", "tags": "",
         "track_id": f"{package}/{inner.with_suffix('').as_posix()}",
-        "duration": tags.get("duration", ""), "title": title,
-        "artist": tags.get("artist") or sidecar.get("author", ""), "album": package,
-        "licence": licence, "file_licence": tags.get("license", ""), "package": package,
-        "version": version, "source_path": "/" + source.as_posix(),
+        "duration": tags.get("duration", ""), "title": title, "artist": artist,
+        "album": package, "licence": licence,
+        "file_licence": tags.get("license") or per_file.get("licence", ""), "package": package,
+        "version": version, "source_path": track.source_path,
         "sample_rate": tags.get("sample_rate", ""), "channels": tags.get("channels", ""),
     }
 

@@ -132,6 +132,9 @@ def test_cli_real_subcommand(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "r" / PKG / "manifest.csv").is_file()
     defaults = parser.parse_args(["dataset", "real"])
     assert "wesnoth-1.16-music" in defaults.packages and defaults.out is None
+    assert len(defaults.packages) == 4
+    every = parser.parse_args(["dataset", "real", "--all"])
+    assert len(every.packages) == 23 and "0ad-data" in every.packages
 
 
 def test_missing_apt_get_is_a_clear_error(tmp_path: Path) -> None:
