@@ -21,7 +21,8 @@ from model.checkpoint import SHIPPED_MODEL, load_checkpoint
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
-from service.api.routes import admin, health, search, similar, tracks
+from service.api.routes import admin, audio, health, search, similar, tracks
+from service.audio_store import AudioStore
 from service.catalog import Catalog
 from service.db import assert_at_head, make_engine, make_session_factory
 from service.observability import install_observability
@@ -55,6 +56,8 @@ def build_catalog(settings: Settings) -> Catalog:
             delta_max=settings.index_delta_max,
             fingerprints=settings.fingerprints,
             fingerprint_min_aligned=settings.fingerprint_min_aligned,
+            audio_store=AudioStore(settings.audio_dir),
+            keep_audio=settings.keep_audio,
         )
     except BaseException:
         engine.dispose()
@@ -101,7 +104,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, tracks, similar, search, admin):
+    for module in (health, tracks, audio, similar, search, admin):
         app.include_router(module.router)
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)

@@ -31,6 +31,7 @@ from model.checkpoint import LoadedModel
 from model.embed import Embedder, TrackEmbedding
 from model.facets import facet_cosines, parse_weights, weighted_query
 from service import store
+from service.audio_store import AudioStore
 from service.errors import EmbeddingNotFound, IsrcConflict, TrackNotFound, UnknownTag
 from service.models import Track
 
@@ -88,6 +89,8 @@ class Catalog:
         fingerprints: store a landmark fingerprint of each ingested track and identify the
             recordings a query clip was cut from (model/fingerprint.py).
         fingerprint_min_aligned: hashes that must agree on one offset for such a match.
+        audio_store: where copies of ingested audio are kept and found (None: nowhere).
+        keep_audio: store a copy of each track ingested (copies go when their track does).
     """
 
     def __init__(
@@ -106,6 +109,8 @@ class Catalog:
         fingerprint_min_aligned: int = 12,
         on_embed: Callable[[float], None] | None = None,
         on_ingest: Callable[[str, str | None], None] | None = None,
+        audio_store: AudioStore | None = None,
+        keep_audio: bool = True,
     ) -> None:
         self.model = model
         self.schema = model.schema
@@ -122,6 +127,8 @@ class Catalog:
         self.delta_max = delta_max
         self.fingerprints = fingerprints
         self.fingerprint_min_aligned = fingerprint_min_aligned
+        self.audio_store = audio_store
+        self.keep_audio = keep_audio and audio_store is not None
         self._lock = threading.RLock()
         self._swap_lock = threading.Lock()  # one reload or compaction at a time
         self._compacting: threading.Thread | None = None
@@ -371,6 +378,22 @@ class Catalog:
         )
 
     def ingest(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
+        """:meth:`ingest_track`, then keep a copy of the audio (``keep_audio``). The copy
+        follows the store commit, so a failed ingest leaves no file; ingesting the same audio
+        again adds the copy a track lacks."""
+        outcome = self.ingest_track(source, meta)
+        self._keep_copy(source, outcome.track.content_hash)
+        return outcome
+
+    def _keep_copy(self, source: bytes | Path, content_hash: str) -> None:
+        if not self.keep_audio or self.audio_store is None:
+            return
+        try:
+            self.audio_store.put(source, content_hash)
+        except OSError as exc:  # the track is stored and indexed; only playback is missing
+            log.warning("no audio copy kept for %s: %s", content_hash, exc)
+
+    def ingest_track(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
         """Decode, embed, store and index one track; the same audio twice gives one track.
 
         A track already stored but not yet embedded by this model (the catalogue was built
@@ -465,9 +488,13 @@ class Catalog:
             self.on_ingest(outcome, reason)
 
     def delete(self, track_id: int) -> None:
+        """Remove a track from the store and the indexes, and its audio copy."""
         with self._lock, self.sessions() as session:
+            content_hash = store.get_track(session, track_id=track_id).content_hash
             store.delete_track(session, track_id=track_id)
             self.index.remove(np.array([track_id], dtype=np.int64))
+        if self.audio_store is not None:
+            self.audio_store.remove(content_hash)
 
     # --- reads ----------------------------------------------------------------------------
     def get_track(self, track_id: int) -> tuple[Track, dict[str, dict[str, float]]]:
@@ -565,12 +592,12 @@ class Catalog:
         return len(self.index)
 
     def list_tracks(
-        self, *, offset: int, limit: int, isrc: str | None = None
+        self, *, offset: int, limit: int, isrc: str | None = None, q: str | None = None
     ) -> tuple[int, list[Track]]:
         """(how many tracks match, the page ``offset:offset+limit`` of them in id order)."""
         with self.sessions() as session:
-            total = store.count_tracks(session, isrc=isrc)
-            return total, store.list_tracks(session, offset=offset, limit=limit, isrc=isrc)
+            total = store.count_tracks(session, isrc=isrc, q=q)
+            return total, store.list_tracks(session, offset=offset, limit=limit, isrc=isrc, q=q)
 
     def close(self) -> None:
         """Release the store's connections."""

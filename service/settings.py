@@ -88,6 +88,14 @@ class Settings(BaseSettings):
             "come from a catalogue recording."
         ),
     )
+    keep_audio: bool = Field(
+        True,
+        description=(
+            "Keep a copy of each ingested track's audio under <data_dir>/audio (one file per "
+            "content hash), which GET /tracks/{id}/audio streams to the page; deleted with "
+            "its track."
+        ),
+    )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     ingest_root: Path | None = Field(
@@ -148,6 +156,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "indexes"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.data_dir / "audio"
 
 
 @lru_cache
