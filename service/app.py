@@ -21,6 +21,7 @@ from model.checkpoint import SHIPPED_MODEL, load_checkpoint
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
+from service.api.page import install_page
 from service.api.routes import admin, audio, health, search, similar, tracks
 from service.audio_store import AudioStore
 from service.catalog import Catalog
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     for module in (health, tracks, audio, similar, search, admin):
         app.include_router(module.router)
     install_docs(app)
+    install_page(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     install_observability(app)
     return app
