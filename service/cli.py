@@ -196,8 +196,9 @@ def _plugins() -> list[Callable[[argparse._SubParsersAction], object]]:
     from model.data.cli import register as dataset
     from model.train.cli import register as training
     from service.demo import register as demo
+    from service.plot_cli import register as plot
 
-    return [demo, dataset, training]
+    return [demo, dataset, training, plot]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
