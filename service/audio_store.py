@@ -3,8 +3,9 @@
 Files live at ``<root>/<hash[:2]>/<sha256>.<ext>``: the name is the sha256 of the bytes the
 catalogue owner gave (the track's ``content_hash``), the extension is the container sniffed
 from those bytes (:func:`sniff_format`). A copy is written to a temporary file in the same
-folder, flushed to disk and renamed into place, so a reader never sees half a file; the same
-audio twice is one file. Nothing from a request is ever part of a path: the route maps a
+folder, flushed to disk and renamed into place, so a reader never sees half a file (a crash
+before the rename leaves a ``.*.part`` file beside it, which nothing reads); the same audio
+twice is one file. Nothing from a request is ever part of a path: the route maps a
 track id to the hash the store holds, and the hash is checked to be 64 hex digits here.
 """
 

@@ -60,4 +60,5 @@ def test_plot_facets_of_a_catalogue(
     assert out.read_bytes().startswith(PNG)
     capsys.readouterr()
     assert main([*args[:-2], "--max-points", "2", "--out", str(out)]) == 1
-    assert capsys.readouterr().err == "musicprism: 2 tracks to map: a map needs at least 3\n"
+    err = capsys.readouterr().err  # after any log lines the store's migrations check wrote
+    assert err.splitlines()[-1] == "musicprism: 2 tracks to map: a map needs at least 3"

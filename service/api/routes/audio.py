@@ -39,12 +39,8 @@ def stored_audio(catalog: Catalog, track_id: int) -> tuple[StoredAudio, str]:
     return found, content_hash
 
 
-@router.api_route(
-    "/tracks/{track_id}/audio",
-    methods=["GET", "HEAD"],
-    response_class=Response,
-    responses=AUDIO_RESPONSES,
-)
+@router.get("/tracks/{track_id}/audio", response_class=Response, responses=AUDIO_RESPONSES)
+@router.head("/tracks/{track_id}/audio", response_class=Response, responses=AUDIO_RESPONSES)
 def track_audio(
     catalog: CatalogDep,
     request: Request,
