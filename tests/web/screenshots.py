@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             httpx2.Client(base_url=server.base_url, timeout=60.0) as api, chromium() as browser:
         tracks = api.get("/tracks", params={"limit": 1000}).json()["tracks"]
         track = args.track or tracks[len(tracks) // 3]["id"]
-        clip = args.clip or query_clip(api, track, Path(tmp) / "clip.wav")
+        title = next((t["title"] for t in tracks if t["id"] == track), None) or "track"
+        name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") + "-excerpt.wav"
+        clip = args.clip or query_clip(api, track, Path(tmp) / name)
         base = server.base_url
         page = browser.new_context(viewport=LAPTOP).new_page()
         journeys.search_by_upload(page, base, clip, args.out / "page-results.png")
