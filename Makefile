@@ -28,12 +28,19 @@ $(VENV)/.installed: requirements/dev.lock requirements/teacher.lock
 
 install: $(VENV)/.installed sysdeps
 
-# FluidSynth and the FluidR3 GM soundfont render the benchmark corpus (model/data/).
+# FluidSynth and the FluidR3 GM soundfont render the benchmark corpus (model/data/); Debian's
+# Chromium runs the page's browser tests (tests/web/; Playwright drives it, and never
+# downloads a browser of its own).
 sysdeps:
 	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
 		echo "installing fluidsynth and fluid-soundfont-gm"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 # Installs, makes sure a trained model and the demo catalogue are there, serves on SQLite.

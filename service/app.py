@@ -21,7 +21,8 @@ from model.checkpoint import SHIPPED_MODEL, load_checkpoint
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
-from service.api.routes import admin, health, metrics, search, similar, tracks
+from service.api.page import install_page
+from service.api.routes import admin, audio, health, metrics, search, similar, tracks
 from service.catalog import Catalog, CatalogConfig
 from service.db import assert_at_head, make_engine, make_session_factory
 from service.observability import install_observability
@@ -90,9 +91,10 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, tracks, similar, search, admin, metrics):
+    for module in (health, tracks, audio, similar, search, admin, metrics):
         app.include_router(module.router)
     install_docs(app)
+    install_page(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     install_observability(app)
     return app

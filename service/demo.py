@@ -46,11 +46,15 @@ def ensure_demo(settings: Settings, *, size: str = "ci", progress: bool = True) 
     catalog = build_catalog(settings)
     try:
         catalog.open()
+        corpus_dir = settings.data_dir / "datasets" / f"bench-{size}"
         if len(catalog.indexes):
+            if settings.keep_audio and (corpus_dir / "manifest.csv").exists():
+                # A catalogue ingested before audio copies were kept: going over the corpus
+                # again adds the copies the page plays (nothing is decoded or embedded again).
+                ingest_folder(catalog, corpus_dir, metadata=corpus_dir / "manifest.csv",
+                              progress=False)
             return f"demo catalogue present: {len(catalog.indexes)} tracks"
-        corpus = build_demo_corpus(
-            settings.data_dir / "datasets" / f"bench-{size}", size=size, progress=progress
-        )
+        corpus = build_demo_corpus(corpus_dir, size=size, progress=progress)
         report = ingest_folder(catalog, corpus, metadata=corpus / "manifest.csv", progress=progress)
         catalog.indexes.save_snapshot()
         return f"demo catalogue ingested from {corpus}: {report.summary()}"

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
             "come from a catalogue recording."
         ),
     )
+    keep_audio: bool = Field(
+        True,
+        description=(
+            "Keep a copy of each ingested track's audio under <data_dir>/audio (one file per "
+            "content hash), which GET /tracks/{id}/audio streams to the page; deleted with "
+            "its track."
+        ),
+    )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     ingest_root: Path | None = Field(
@@ -128,7 +136,7 @@ class Settings(BaseSettings):
                 try:
                     (parse_int if int in kinds else parse_decimal)(value.strip())
                 except NumberSyntaxError as exc:
-                    raise ValueError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
+                    raise ValueError(f"invalid setting {name}: {exc}") from None
         return data
 
     @field_validator("environment")
@@ -170,6 +178,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "indexes"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.data_dir / "audio"
 
 
 @lru_cache

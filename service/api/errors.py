@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from layout.facets import FacetWeightError
 from model.audio import AudioDecodeError, AudioError, AudioTooLong
+from service.audio_store import AudioNotStored
 from service.errors import (
     ExternalIdConflict,
     InvalidValue,
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 STATUS: list[tuple[type[Exception], int]] = [
     (TrackNotFound, 404),
+    (AudioNotStored, 404),
     (UnknownTag, 422),
     (InvalidValue, 422),
     (ExternalIdConflict, 409),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from index import SnapshotStore
 from layout.schema import ConceptSchema
 from model.checkpoint import LoadedModel
+from service.audio_store import AudioStore
 from service.catalog.binding import StoreBinding
 from service.catalog.config import CatalogConfig
 from service.catalog.lifecycle import IndexLifecycle
@@ -58,8 +59,9 @@ class Catalog:
         snapshots = SnapshotStore(config.index_dir / model.version, model.schema,
                                   config.index_factory, model.version)
         self.indexes = IndexLifecycle(self.binding, snapshots, config)
-        self.recordings = Recordings(model, self.binding, self.indexes, config)
-        self.queries = Queries(model, self.binding, self.indexes)
+        audio = AudioStore(config.audio_dir) if config.audio_dir is not None else None
+        self.recordings = Recordings(model, self.binding, self.indexes, config, audio)
+        self.queries = Queries(model, self.binding, self.indexes, audio)
 
     @property
     def schema(self) -> ConceptSchema:

@@ -24,6 +24,8 @@ class CatalogConfig:
         fingerprints: store a landmark fingerprint of each ingested track and identify the
             recordings a query clip was cut from (model/fingerprint.py).
         fingerprint_min_aligned: hashes that must agree on one offset for such a match.
+        audio_dir: where copies of ingested audio are kept and found (None: nowhere).
+        keep_audio: keep a copy of each track ingested (copies go when their track does).
     """
 
     index_dir: Path
@@ -35,6 +37,8 @@ class CatalogConfig:
     delta_max: int = 10_000
     fingerprints: bool = True
     fingerprint_min_aligned: int = 12
+    audio_dir: Path | None = None
+    keep_audio: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CatalogConfig:
@@ -47,4 +51,6 @@ class CatalogConfig:
             delta_max=settings.index_delta_max,
             fingerprints=settings.fingerprints,
             fingerprint_min_aligned=settings.fingerprint_min_aligned,
+            audio_dir=settings.audio_dir,
+            keep_audio=settings.keep_audio,
         )

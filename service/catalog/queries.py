@@ -18,6 +18,7 @@ from layout.tags import tag_query
 from model import fingerprint as fingerprints
 from model.checkpoint import LoadedModel
 from service import store
+from service.audio_store import AudioNotStored, AudioStore, StoredAudio
 from service.catalog.binding import StoreBinding
 from service.catalog.lifecycle import IndexLifecycle
 from service.errors import TrackNotFound, UnknownTag
@@ -42,10 +43,13 @@ class Queries:
         model: the loaded checkpoint (its schema and tag proxies).
         binding: the store and the model version row.
         indexes: the served index.
+        audio: where copies of ingested audio are found (None: nowhere).
     """
 
-    def __init__(self, model: LoadedModel, binding: StoreBinding, indexes: IndexLifecycle):
+    def __init__(self, model: LoadedModel, binding: StoreBinding, indexes: IndexLifecycle,
+                 audio: AudioStore | None = None) -> None:
         self.model = model
+        self.audio = audio
         self.schema = model.schema
         self.binding = binding
         self.indexes = indexes
@@ -62,12 +66,24 @@ class Queries:
             )
 
     def list_tracks(
-        self, *, offset: int, limit: int, isrc: str | None = None
+        self, *, offset: int, limit: int, isrc: str | None = None, q: str | None = None
     ) -> tuple[int, list[Track]]:
-        """(how many tracks match, the page ``offset:offset+limit`` of them in id order)."""
+        """(how many tracks match, the page ``offset:offset+limit`` of them in id order);
+        ``q``: a case-insensitive substring of the title or artist."""
         with self.binding.session() as session:
-            total = store.count_tracks(session, isrc=isrc)
-            return total, store.list_tracks(session, offset=offset, limit=limit, isrc=isrc)
+            total = store.count_tracks(session, isrc=isrc, q=q)
+            return total, store.list_tracks(session, offset=offset, limit=limit, isrc=isrc, q=q)
+
+    def audio_of(self, track_id: int) -> tuple[StoredAudio, str]:
+        """The kept copy of a track's audio and its content hash; raises TrackNotFound or
+        AudioNotStored. The file is found by the hash the store holds, never by request
+        input."""
+        with self.binding.session() as session:
+            content_hash = store.get_track(session, track_id=track_id).content_hash
+        found = self.audio.find(content_hash) if self.audio is not None else None
+        if found is None:
+            raise AudioNotStored(track_id)
+        return found, content_hash
 
     def tag_scores(self, track_ids: list[int], tags: list[str]) -> dict[int, dict[str, float]]:
         with self.binding.session() as session:

@@ -21,6 +21,7 @@ from model import fingerprint as fingerprints
 from model.checkpoint import LoadedModel
 from model.embed import Embedder, TrackEmbedding
 from service import store
+from service.audio_store import AudioStore
 from service.catalog.binding import StoreBinding
 from service.catalog.config import CatalogConfig
 from service.catalog.lifecycle import IndexLifecycle
@@ -64,17 +65,19 @@ class Recordings:
         model: the loaded checkpoint.
         binding: the store and the model version row.
         indexes: the served index, which every write updates after its commit.
-        config: duration limits and fingerprint settings.
+        config: duration limits, fingerprint settings, ``keep_audio``.
+        audio: where copies of ingested audio go (None: none kept).
     """
 
     def __init__(self, model: LoadedModel, binding: StoreBinding, indexes: IndexLifecycle,
-                 config: CatalogConfig) -> None:
+                 config: CatalogConfig, audio: AudioStore | None = None) -> None:
         self.model = model
         self.schema = model.schema
         self.embedder = Embedder(model)
         self.binding = binding
         self.indexes = indexes
         self.config = config
+        self.audio = audio if config.keep_audio else None
         self.on_embed: Callable[[float], None] | None = None
         self.on_ingest: Callable[[str, str | None], None] | None = None
 
@@ -119,6 +122,18 @@ class Recordings:
 
     # --- tracks in and out ------------------------------------------------------------------
     def ingest(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
+        """:meth:`ingest_track`, then keep a copy of the audio (``keep_audio``). The copy
+        follows the store commit, so a failed ingest leaves no file; ingesting the same audio
+        again adds the copy a track lacks."""
+        outcome = self.ingest_track(source, meta)
+        if self.audio is not None:
+            try:
+                self.audio.put(source, outcome.track.content_hash)
+            except OSError as exc:  # the track is stored and indexed; only playback is missing
+                log.warning("no audio copy kept for %s: %s", outcome.track.content_hash, exc)
+        return outcome
+
+    def ingest_track(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
         """Decode, embed, store and index one track; the same audio twice gives one track.
 
         A track already stored but not yet embedded by this model (the catalogue was built
@@ -206,10 +221,13 @@ class Recordings:
         return True
 
     def delete(self, track_id: int) -> None:
-        """Remove a track from the store and the served index."""
+        """Remove a track from the store and the served index, and its audio copy."""
         with self.indexes.lock, self.binding.session() as session:
+            content_hash = store.get_track(session, track_id=track_id).content_hash
             store.delete_track(session, track_id=track_id)
             self.indexes.index.remove(np.array([track_id], dtype=np.int64))
+        if self.audio is not None:
+            self.audio.remove(content_hash)
 
     def refresh_statistics(self) -> None:
         """After a bulk ingest: let the database plan fingerprint lookups on current data."""

@@ -4,7 +4,8 @@ never imports the service).
 
 Subcommands by group: :mod:`service.cli.serving` (serve, migrate, ingest, reindex, demo),
 :mod:`service.cli.data` (dataset build, dataset real), :mod:`service.cli.training` (train,
-evaluate, benchmark). Exit codes: 0 success, 1 failure, 2 bad usage.
+evaluate, benchmark), :mod:`service.cli.plots` (plot training | facets | benchmark).
+Exit codes: 0 success, 1 failure, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from service.cli import data, serving, training
+from service.cli import data, plots, serving, training
 
 #: Modules only the [train] extra installs (training, evaluation, the benchmark corpus).
 TRAIN_ONLY_MODULES = frozenset({"music21", "sklearn", "matplotlib"})
@@ -25,7 +26,7 @@ Register = Callable[[argparse._SubParsersAction], object]  # type: ignore[type-a
 
 def command_groups() -> list[Register]:
     """The ``register(subparsers)`` function of each group of subcommands."""
-    return [serving.register, data.register, training.register]
+    return [serving.register, data.register, training.register, plots.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import TrackNotFound
@@ -41,12 +41,25 @@ def find_track_by_isrc(session: Session, *, isrc: str) -> Track | None:
     return session.execute(select(Track).where(Track.isrc == check_isrc(isrc))).scalar_one_or_none()
 
 
-def _filtered(stmt: Select[Any], artist: str | None, isrc: str | None) -> Select[Any]:
+def _filtered(
+    stmt: Select[Any], artist: str | None, isrc: str | None, q: str | None = None
+) -> Select[Any]:
     if artist is not None:
         stmt = stmt.where(Track.artist_key == artist_key(artist))
     if isrc is not None:
         stmt = stmt.where(Track.isrc == check_isrc(isrc))
+    if q is not None and q.strip():
+        stmt = stmt.where(_matches_text(q.strip()))
     return stmt
+
+
+def _matches_text(q: str) -> ColumnElement[bool]:
+    """Title or artist contains ``q``, ignoring case (ASCII letters only on SQLite, whose
+    lower() folds no others), with LIKE's wildcards taken literally."""
+    if _unstorable(q):
+        return false()
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(Track.title.ilike(pattern, escape="\\"), Track.artist.ilike(pattern, escape="\\"))
 
 
 def list_tracks(
@@ -56,17 +69,21 @@ def list_tracks(
     limit: int = 100,
     artist: str | None = None,
     isrc: str | None = None,
+    q: str | None = None,
 ) -> list[Track]:
-    """Tracks in id order, optionally only those by ``artist`` (matched as :func:`artist_key`)
-    or with this ``isrc`` (any accepted spelling; raises InvalidValue when malformed)."""
+    """Tracks in id order, optionally only those by ``artist`` (matched as :func:`artist_key`),
+    with this ``isrc`` (any accepted spelling; raises InvalidValue when malformed), or whose
+    title or artist contains ``q`` (case ignored)."""
     stmt = select(Track).order_by(Track.id).offset(offset).limit(limit)
-    return list(session.scalars(_filtered(stmt, artist, isrc)))
+    return list(session.scalars(_filtered(stmt, artist, isrc, q)))
 
 
-def count_tracks(session: Session, *, artist: str | None = None, isrc: str | None = None) -> int:
-    """How many tracks there are (by ``artist``, with ``isrc``, if given)."""
+def count_tracks(
+    session: Session, *, artist: str | None = None, isrc: str | None = None, q: str | None = None
+) -> int:
+    """How many tracks there are (by ``artist``, with ``isrc``, matching ``q``, if given)."""
     stmt = select(func.count()).select_from(Track)
-    return int(session.execute(_filtered(stmt, artist, isrc)).scalar_one())
+    return int(session.execute(_filtered(stmt, artist, isrc, q)).scalar_one())
 
 
 def tracks_by_ids(session: Session, *, track_ids: Sequence[int]) -> list[Track]:

@@ -91,6 +91,11 @@ def test_serves_from_another_directory_with_the_packaged_model_and_migrations(
         similar = client.get(f"/similar/{ids[0]}", params={"k": 1})
         assert similar.status_code == 200, similar.text
         assert [hit["track"]["id"] for hit in similar.json()["results"]] == [ids[1]]
+        # the page and its modules are package data too, and the upload's audio is kept
+        assert "/web/app.js" in client.get("/").text
+        assert client.get("/web/views/search.js").status_code == 200
+        assert client.get(f"/tracks/{ids[0]}/audio", headers={"Range": "bytes=0-3"}).content \
+            == b"fLaC"
     where = run(venv / "bin" / "python", "-c", "import model, service; print(model.__file__)",
                 cwd=venv)
     assert where.startswith(str(venv))  # the installed package, not the checkout

@@ -207,4 +207,4 @@ def test_numbers_in_the_environment_follow_the_api_grammar(env: Path, monkeypatc
     monkeypatch.setenv("MUSICPRISM_MAX_K", value)
     assert main(["reindex"]) == 2
     err = capsys.readouterr().err
-    assert f"MUSICPRISM_MAX_K: {value!r} is not an integer in ASCII digits" in err
+    assert f"invalid setting max_k: {value!r} is not an integer in ASCII digits" in err

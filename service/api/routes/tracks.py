@@ -68,9 +68,13 @@ def list_tracks(
     isrc: Annotated[
         str | None, Query(max_length=40, description="Only the track with this ISRC.")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Only tracks whose title or artist contains this."),
+    ] = None,
 ) -> TrackList:
-    """Catalogue tracks in id order (only the one with ``isrc``, when given)."""
-    total, tracks = queries.list_tracks(offset=offset, limit=limit, isrc=isrc)
+    """Catalogue tracks in id order (only the one with ``isrc``, or those matching ``q``)."""
+    total, tracks = queries.list_tracks(offset=offset, limit=limit, isrc=isrc, q=q)
     return TrackList(total=total, offset=offset, tracks=[summary(t) for t in tracks])
 
 

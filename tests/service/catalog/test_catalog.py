@@ -25,12 +25,13 @@ from tests.utils.models import tiny_checkpoint
 def test_config_from_settings_takes_every_field(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, index_factory="IVF16,Flat", max_audio_seconds=90.0,
                         min_audio_seconds=2.0, workers=3, index_delta_max=77,
-                        fingerprints=False, fingerprint_min_aligned=20)
+                        fingerprints=False, fingerprint_min_aligned=20, keep_audio=True)
     config = CatalogConfig.from_settings(settings)
     assert config == CatalogConfig(index_dir=settings.index_dir, index_factory="IVF16,Flat",
                                    max_audio_seconds=90.0, min_audio_seconds=2.0, mmap=True,
                                    delta_max=77, fingerprints=False,
-                                   fingerprint_min_aligned=20)
+                                   fingerprint_min_aligned=20, audio_dir=settings.audio_dir,
+                                   keep_audio=True)
     defaults = {f.name for f in dataclasses.fields(CatalogConfig) if f.name != "sync_interval"}
     assert defaults <= set(dataclasses.asdict(config))
 
