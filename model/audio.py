@@ -19,6 +19,9 @@ Safety rules (every one raises a typed :class:`AudioError`, a ``ValueError``):
 - An exact declared length that the data falls short of by more than the tolerance is a
   truncated file. Decoder errors mid-stream are corrupt data. Neither leaks a file path.
 - Non-finite samples are refused; audio whose RMS is below SILENCE_DBFS is refused.
+- Float audio louder than full scale (a peak above 1.0) is scaled to a peak of 1.0, its shape
+  kept (:func:`to_full_scale`; ``Decoded.gain`` says by how much): any finite input gives
+  finite samples, and so finite log-mels and embeddings.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ __all__ = [
     "SilentAudio",
     "UnsupportedSampleRate",
     "decode",
+    "to_full_scale",
     "sha256_of",
     "windows",
 ]
@@ -95,6 +99,8 @@ class Decoded:
             ``mov,mp4,m4a,3gp,3g2,mj2``, ...).
         codec: codec or sample format, lower case (``pcm_16``, ``vorbis``, ``aac``, ...).
         backend: ``soundfile`` or ``pyav``.
+        gain: the factor the samples were scaled by: 1.0, or below it for float audio whose
+            peak exceeded full scale (brought to a peak of 1.0).
     """
 
     samples: np.ndarray
@@ -105,6 +111,7 @@ class Decoded:
     format: str
     codec: str
     backend: str
+    gain: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -249,7 +256,9 @@ def _decode_stream(stream: SourceStream, plan: _Plan) -> Decoded:
             plan.start, plan.duration, "start is at or past the end", end / rate, past_end=True
         )
     samples = resampler.finish()
+    gain = to_full_scale(samples)
     return Decoded(
+        gain=gain,
         samples=samples,
         sample_rate=plan.sample_rate,
         duration=len(samples) / plan.sample_rate,
@@ -259,6 +268,18 @@ def _decode_stream(stream: SourceStream, plan: _Plan) -> Decoded:
         codec=stream.codec,
         backend=stream.backend,
     )
+
+
+def to_full_scale(samples: np.ndarray) -> float:
+    """Scales (T,) float32 ``samples`` in place so that their peak is at most 1.0; returns the
+    factor (1.0 when the peak already is). Integer formats never exceed full scale; float
+    files may (a mix that clips, or data scaled by anything up to 3.4e38), and the front end
+    squares the samples: beyond full scale they would overflow float32."""
+    peak = float(np.abs(samples).max()) if len(samples) else 0.0
+    if peak <= 1.0:
+        return 1.0
+    samples /= np.float32(peak)
+    return 1.0 / peak
 
 
 def _check_header(stream: SourceStream, plan: _Plan, limit: float) -> int:
@@ -312,7 +333,7 @@ def _check_result(decoded: Decoded, plan: _Plan, reject_silence: bool) -> None:
     x = decoded.samples
     if len(x) == 0:
         raise AudioDecodeError("it contains no audio samples")
-    if not np.isfinite(x).all():  # finite input can overflow float32 when resampled
+    if not np.isfinite(x).all():  # the source held NaN or infinity
         raise AudioDecodeError("it contains non-finite samples (NaN or infinity)")
     if plan.min_seconds is not None and decoded.duration < plan.min_seconds:
         raise AudioTooShort(decoded.duration, plan.min_seconds)

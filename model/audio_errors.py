@@ -106,3 +106,11 @@ class InvalidRange(AudioError):
         super().__init__(
             f"invalid range start={start!r} s, duration={duration!r} s: {reason}{known}"
         )
+
+
+class NonFiniteEmbedding(AudioError):
+    """The encoder gave NaN or infinity for this audio (decoding keeps samples finite and at
+    most full scale, so this is a guard: such an embedding is never stored or searched)."""
+
+    def __init__(self) -> None:
+        super().__init__("cannot embed this audio: the encoder produced non-finite values")

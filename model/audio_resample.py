@@ -10,6 +10,11 @@ least 125 dB of stop-band rejection (libsoxr's documented HQ recipe).
 The length contract of :func:`model.audio.decode` holds: ``finish`` returns exactly
 ceil(input samples * target / source) samples (soxr's own count is that up to one sample; the
 difference is filled with zeros or trimmed).
+
+Float audio may hold any finite float32 (up to 3.4e38); the filter's sums of products would
+overflow to infinity (and NaN) near that. Input samples are therefore clipped to +-``CLIP``
+(1e30: far beyond any level a recording holds, far below float32's overflow), so the output is
+finite whatever the input; ``model.audio`` then brings loud audio to full scale.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import soxr
 
 #: libsoxr quality recipe (QQ, LQ, MQ, HQ, VHQ); see benchmarks/results/resampler.md.
 QUALITY = "HQ"
+#: Input magnitudes are clipped here (float32's largest is 3.4e38).
+CLIP = 1e30
 
 
 def output_length(n_in: int, source_rate: int, target_rate: int) -> int:
@@ -51,9 +58,9 @@ class StreamResampler:
         if len(block) == 0:
             return
         self._total_in += len(block)
-        x = np.ascontiguousarray(block, dtype=np.float32)
+        x = np.clip(np.asarray(block, dtype=np.float32), -CLIP, CLIP)  # a copy
         if self._stream is None:
-            self._out.append(x.copy())
+            self._out.append(x)
         else:
             self._out.append(self._stream.resample_chunk(x))
 

@@ -11,6 +11,7 @@ import torch
 
 from layout.facets import mean_full_space, to_full_space
 from model.audio import windows as frame_windows
+from model.audio_errors import NonFiniteEmbedding
 from model.checkpoint import LoadedModel
 
 
@@ -59,7 +60,10 @@ class Embedder:
             zs.append(out.embedding.numpy())
             ps.append(torch.sigmoid(out.logits).numpy())
         z = np.concatenate(zs).astype(np.float32)
-        return to_full_space(z, self.model.schema), np.concatenate(ps).astype(np.float32)
+        probs = np.concatenate(ps).astype(np.float32)
+        if not (np.isfinite(z).all() and np.isfinite(probs).all()):
+            raise NonFiniteEmbedding()
+        return to_full_space(z, self.model.schema), probs
 
     def embed(self, samples: np.ndarray) -> TrackEmbedding:
         """Mono float32 samples at the model rate -> :class:`TrackEmbedding`."""

@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from model.audio_resample import QUALITY, output_length
+from model.audio_resample import CLIP, QUALITY, output_length
 
 SOUNDFILE_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
 # fmt -> (container, encoder, rates the encoder takes; others are converted to the last one)
@@ -159,6 +159,7 @@ def one_shot_resample(x: np.ndarray, source: int, target: int) -> np.ndarray:
     for the streaming resampler)."""
     if source == target:
         return x
-    y = soxr.resample(x, source, target, quality=QUALITY)
+    y = soxr.resample(np.clip(x, -CLIP, CLIP).astype(np.float32), source, target,
+                      quality=QUALITY)
     n = output_length(len(x), source, target)
     return np.pad(y, (0, max(0, n - len(y))))[:n]

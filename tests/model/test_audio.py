@@ -412,3 +412,44 @@ def test_windows_with_hop_and_seconds() -> None:
 def test_windows_refuse_bad_input(samples: np.ndarray, window: float) -> None:
     with pytest.raises(ValueError):
         windows(samples, 10, window)
+
+
+def float_sine(amplitude: float, rate: int = 44100, seconds: float = 3.0) -> bytes:
+    t = np.arange(round(rate * seconds)) / rate
+    return encode((amplitude * np.sin(2 * np.pi * 440 * t)).astype(np.float32), rate, "wav",
+                  "FLOAT")
+
+
+@pytest.mark.parametrize("exponent", range(-30, 39, 2))
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_any_finite_amplitude_decodes_to_finite_samples_at_most_full_scale(exponent, rate):
+    """Float WAVs from 1e-30 to 1e38: silent (a clear error) or finite and within [-1, 1]."""
+    amplitude = 10.0**exponent
+    try:
+        d = decode(float_sine(amplitude, rate), sample_rate=SR)
+    except SilentAudio:
+        assert amplitude < 1e-3  # a sine's RMS is amplitude / sqrt(2): -80 dBFS at 1.4e-4
+        return
+    assert np.isfinite(d.samples).all() and np.abs(d.samples).max() <= 1.0
+    assert d.gain == 1.0 if amplitude <= 0.1 else 0 < d.gain <= 1.0
+
+
+@pytest.mark.parametrize("amplitude", [1.5, 10.0, 1e17, 1e29])
+def test_loud_float_audio_keeps_its_shape_at_full_scale(amplitude):
+    reference = decode(float_sine(1.0), sample_rate=SR)
+    loud = decode(float_sine(amplitude), sample_rate=SR)
+    assert loud.gain == pytest.approx(reference.gain / amplitude, rel=1e-5)
+    np.testing.assert_allclose(loud.samples, reference.samples, atol=1e-5)
+
+
+def test_beyond_the_clip_level_the_shape_is_clipped_but_finite():
+    d = decode(float_sine(3e38), sample_rate=SR)  # clipped at 1e30, then full scale
+    assert np.isfinite(d.samples).all() and np.abs(d.samples).max() == pytest.approx(1.0)
+    rms = np.sqrt(np.mean(d.samples.astype(np.float64) ** 2))
+    assert rms > 0.8  # a (band-limited) square wave, where a sine would be 0.707
+
+
+def test_integer_audio_is_not_rescaled():
+    x = (0.5 * np.sin(np.arange(SR) * 0.05)).astype(np.float32)
+    d = decode(encode(x, SR, "wav"), sample_rate=SR)
+    assert d.gain == 1.0
