@@ -17,7 +17,10 @@ Safety rules (every one raises a typed :class:`AudioError`, a ``ValueError``):
   LENGTH_TOLERANCE_SECONDS (or MAX_SECONDS_CEILING when no limit is given), so a lying
   header or a decompression bomb costs at most that much decoding.
 - An exact declared length that the data falls short of by more than the tolerance is a
-  truncated file. Decoder errors mid-stream are corrupt data. Neither leaks a file path.
+  truncated file, and so is a WAV whose ``data`` chunk declares more than the file holds or an
+  Ogg stream whose last page is cut or does not end the stream (model.audio_integrity: the
+  decoders read such files to wherever they stop without a word).
+  Decoder errors mid-stream are corrupt data. Neither leaks a file path.
 - Non-finite samples are refused; audio whose RMS is below SILENCE_DBFS is refused.
 - Float audio louder than full scale (a peak above 1.0) is scaled to a peak of 1.0, its shape
   kept (:func:`to_full_scale`; ``Decoded.gain`` says by how much): any finite input gives
@@ -48,6 +51,7 @@ from model.audio_errors import (
     SilentAudio,
     UnsupportedSampleRate,
 )
+from model.audio_integrity import truncation
 from model.audio_resample import StreamResampler
 
 __all__ = [
@@ -218,6 +222,9 @@ def _seekable(fh: BinaryIO) -> bool:
 
 
 def _decode_any(fh: BinaryIO, plan: _Plan) -> Decoded:
+    cut = truncation(fh, tolerance_seconds=LENGTH_TOLERANCE_SECONDS)
+    if cut is not None:
+        raise AudioDecodeError(f"the data is truncated: {cut}")
     failures: list[BackendFailed] = []
     for opener in (open_soundfile, open_pyav):
         fh.seek(0)

@@ -25,7 +25,8 @@ SCHEMA = ConceptSchema({"genre": ("rock", "jazz")}, facet_dim=4)
 
 
 def _ramp(path: Path, samples: int, first: int = 0) -> np.ndarray:
-    x = ((np.arange(samples) + first) * 1e-4).astype(np.float32)
+    # Below full scale (louder float audio is brought to a peak of 1.0 by the decoder).
+    x = ((np.arange(samples) + first) * 1e-5).astype(np.float32)
     sf.write(path, x, SR, subtype="FLOAT")
     return x
 

@@ -1,4 +1,4 @@
-"""Loud and quiet float audio through the API (SQLite and PostgreSQL): a float32 WAV's
+"""Loud, quiet and cut audio through the API (SQLite and PostgreSQL): a float32 WAV's
 amplitude swept from 1e-30 to 1e38 never gives a 500 or a non-finite score; quiet audio is a
 clear 422, loud audio is answered as the same audio at full scale.
 
@@ -70,4 +70,19 @@ def test_a_non_finite_embedding_is_a_clear_422(catalogue: Catalogue, monkeypatch
         assert r.status_code == 422, r.text
         assert r.json() == {"detail": "cannot embed this audio: the encoder produced non-finite "
                                       "values"}
+    assert catalogue.client.get("/tracks").json()["total"] == before
+
+
+@pytest.mark.parametrize("cut", ["wav-1h", "wav-6.7h", "ogg-half"])
+def test_a_cut_file_is_refused_not_ingested_short(catalogue: Catalogue, cut: str) -> None:
+    """Found from outside: a WAV declaring 1 h (or 6.7 h) holding 2 s, and an Ogg cut to half,
+    were ingested as short tracks (201)."""
+    from tests.model.test_audio_integrity import MUSIC, SR, wav_declaring
+
+    data = {"wav-1h": wav_declaring(3600.0, 2.0), "wav-6.7h": wav_declaring(6.7 * 3600, 2.0),
+            "ogg-half": (ogg := encode(MUSIC, SR, "ogg"))[: len(ogg) // 2]}[cut]
+    before = catalogue.client.get("/tracks").json()["total"]
+    r = upload(catalogue.client, data, name="cut")
+    assert r.status_code == 415, r.text
+    assert r.json()["detail"].startswith("cannot decode audio: the data is truncated: its ")
     assert catalogue.client.get("/tracks").json()["total"] == before
