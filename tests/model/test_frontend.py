@@ -34,18 +34,41 @@ def reference() -> tuple[torch.Tensor, dict[str, np.ndarray]]:
 
 
 def test_the_shipped_model_gives_the_torchaudio_reference_on_real_audio(reference) -> None:
+    """Same checkpoint, same arrays: exactly where the arithmetic is fixed, and within float32
+    FFT rounding where the CPU's FFT kernel decides it.
+
+    On the machine the reference was made on every array matches bit for bit. Another CPU (or
+    torch build) may pick another FFT kernel, whose float32 rounding differs: computing the
+    STFT in float64 instead, as a stand-in for "another rounding", moves the log-mel by up to
+    1.1e-4 dB within 60 dB of each clip's peak and 0.0036 dB in the quietest bins (near -65
+    dB), the embedding by 1.1e-5 and the logits by 4.6e-5; one CI machine's kernel moved the
+    log-mel by 0.0058 dB. So the learned layers are held to 1e-5 on the reference's own
+    log-mel (FFT-free), and the whole path from the samples to tolerances 5-10x the float64
+    figures.
+    """
     wave, ref = reference
     model = load_checkpoint(DEFAULT_MODEL)
     meta = json.loads((FIXTURES / "frontend-reference.json").read_text(encoding="utf-8"))
     assert meta["model"] == model.version and meta["torchaudio"].startswith("2.11.0")
     with torch.no_grad():
+        z_ref = model.encoder.embed_features(torch.from_numpy(ref["logmel"]))
+        exact = {"embedding": z_ref, "logits": model.encoder.head(z_ref)}
         logmel = model.encoder.features(wave)
         z = model.encoder.embed_features(logmel)
-        got = {"logmel": logmel, "embedding": z, "logits": model.encoder.head(z),
-               "window_embedding": model.encoder.embed(wave[:, :48_000])}
-    for name, value in got.items():
+        rounded = {"embedding": (z, 1e-4), "logits": (model.encoder.head(z), 5e-4),
+                   "window_embedding": (model.encoder.embed(wave[:, :48_000]), 1e-4)}
+    for name, value in exact.items():
         diff = np.abs(value.numpy() - ref[name]).max()
-        assert diff <= 1e-5, f"{name}: max abs difference {diff}"
+        assert diff <= 1e-5, f"{name} from the reference log-mel: max abs difference {diff}"
+
+    diff = np.abs(logmel.numpy() - ref["logmel"])
+    loud = ref["logmel"] > ref["logmel"].max(axis=(1, 2), keepdims=True) - 60.0
+    assert loud.mean() > 0.5  # most bins are within 60 dB of their clip's peak
+    assert diff[loud].max() <= 1e-3, f"log-mel within 60 dB of the peak: {diff[loud].max()} dB"
+    assert diff.max() <= 0.05, f"log-mel: max abs difference {diff.max()} dB"
+    for name, (value, tolerance) in rounded.items():
+        diff = np.abs(value.numpy() - ref[name]).max()
+        assert diff <= tolerance, f"{name}: max abs difference {diff}"
 
 
 def brute_force_filterbank(sr: int, n_fft: int, n_mels: int, f_min: float,

@@ -98,7 +98,9 @@ def test_serve_refuses_until_migrated_then_serves(tmp_path: Path, empty_database
                        env={**env, "MUSICPRISM_WORKERS": "1"})
     _, stderr = early.communicate(timeout=120)
     assert early.returncode != 0  # what depends_on: service_completed_successfully prevents
-    assert "run `musicprism migrate` (or `alembic upgrade head`) first" in stderr
+    assert ("the database is at revision none (empty)" in stderr
+            and "run `musicprism migrate` (or `alembic -c service/migrations/alembic.ini "
+                "upgrade head`) first" in stderr)
 
     migrate = musicprism("migrate", env=compose_env("migrate", tmp_path, empty_database_url, port))
     _, stderr = migrate.communicate(timeout=120)
