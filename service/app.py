@@ -22,9 +22,11 @@ from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
 from service.api.page import install_page
-from service.api.routes import admin, audio, health, metrics, search, similar, tracks
+from service.api.routes import admin, audio, health, jobs, metrics, search, similar, tracks
 from service.catalog import Catalog, CatalogConfig
 from service.db import assert_at_head, make_engine, make_session_factory
+from service.jobs import JobConfig, JobRunner, Spool
+from service.jobs.queue import JobQueue
 from service.observability import install_observability
 from service.settings import Settings
 
@@ -52,6 +54,14 @@ def build_catalog(settings: Settings) -> Catalog:
     return Catalog(model, make_session_factory(engine), CatalogConfig.from_settings(settings))
 
 
+def job_parts(settings: Settings, catalog: Catalog) -> tuple[JobQueue, JobRunner]:
+    """The queue requests submit jobs to, and a runner that works them with ``catalog``."""
+    spool = Spool(settings.jobs_dir)
+    config = JobConfig.from_settings(settings)
+    queue = JobQueue(catalog.binding.session, spool, config.webhook_hosts)
+    return queue, JobRunner(catalog.binding.session, catalog.recordings, spool, config)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -67,10 +77,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     catalog = app.state.catalog
     catalog.recordings.on_embed = app.state.metrics.observe_embedding
     catalog.recordings.on_ingest = app.state.metrics.count_ingest
+    app.state.jobs, runner = job_parts(settings, catalog)
+    if settings.job_workers:
+        runner.start(settings.job_workers)
     log.info("ready: model %s, %d tracks", catalog.model.version, len(catalog.indexes))
     try:
         yield
     finally:
+        await run_in_threadpool(runner.stop)
+        app.state.jobs = None
         catalog = app.state.catalog
         await run_in_threadpool(catalog.indexes.save_snapshot)
         if owned:
@@ -91,7 +106,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, tracks, audio, similar, search, admin, metrics):
+    for module in (health, tracks, jobs, audio, similar, search, admin, metrics):
         app.include_router(module.router)
     install_docs(app)
     install_page(app)

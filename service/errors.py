@@ -21,6 +21,14 @@ class TrackNotFound(MusicprismError, LookupError):
         super().__init__(f"track {track_id} not found")
 
 
+class JobNotFound(MusicprismError, LookupError):
+    """No job has this id."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id} not found")
+
+
 class EmbeddingNotFound(MusicprismError, LookupError):
     """The track exists but has no embedding from this model version."""
 

@@ -273,3 +273,82 @@ class StoreState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
+
+
+# Jobs (migration 0004): uploads worked in the background, one row per job and per file.
+JOB_STATES = ("queued", "running", "done", "failed")
+ITEM_STATES = ("queued", "done", "failed")
+WEBHOOK_STATES = ("none", "pending", "delivered", "failed")
+
+
+class Job(Base):
+    """Files to ingest, worked by whichever process claims the job first.
+
+    A worker claims a queued job (or a running one whose lease ran out: its worker died) by
+    one conditional UPDATE, so two workers never hold it at once; it renews ``lease_until``
+    after each file. Files already ``done`` are not ingested again when a job is taken over,
+    and ingest is idempotent by content hash besides. ``webhook_*`` follow the delivery of
+    the job's outcome to ``callback_url`` (service/jobs/webhooks.py).
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(f"state IN {JOB_STATES}", name="state_valid"),
+        CheckConstraint(f"webhook_state IN {WEBHOOK_STATES}", name="webhook_state_valid"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        Index("ix_jobs_state_lease", "state", "lease_until"),
+        Index("ix_jobs_webhook_due", "webhook_state", "webhook_next_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(8), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    webhook_state: Mapped[str] = mapped_column(String(9), default="none")
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    webhook_next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the job's state or lease last changed (set by each such write; webhook bookkeeping
+    # leaves it alone, so the webhook body and GET /jobs/{id} agree).
+    updated: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    items: Mapped[list[JobItem]] = relationship(
+        order_by="JobItem.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class JobItem(Base):
+    """One uploaded file of a job: where its bytes wait (``spool``, a name under the data
+    directory's jobs folder), its metadata, and what ingesting it gave."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (CheckConstraint(f"state IN {ITEM_STATES}", name="state_valid"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    filename: Mapped[str | None] = mapped_column(Text)
+    spool: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(8), default="queued")
+    track_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: tracks come and go
+    created_track: Mapped[bool | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[int | None] = mapped_column(SmallInteger)  # the HTTP status of ``error``
+
+
+class WebhookAttempt(Base):
+    """One try at delivering a job's outcome to its callback URL."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    delivered: Mapped[bool] = mapped_column()

@@ -140,3 +140,38 @@ class SnapshotResult(BaseModel):
     snapshot: str | None = Field(description="The snapshot now live, e.g. snap-000007.")
     tracks: int = Field(description="Tracks this worker serves.")
     mmap: bool = Field(description="Whether this worker serves a memory-mapped snapshot.")
+
+
+class JobItemPublic(BaseModel):
+    position: int = Field(description="The file's place in the upload, from 0.")
+    filename: str | None
+    state: str = Field(description="queued | done | failed")
+    track_id: int | None = Field(description="The track the file gave (done).")
+    created: bool | None = Field(description="False when the audio was already in the catalogue.")
+    error: str | None = Field(description="Why the file failed: what POST /tracks would say.")
+    status: int | None = Field(description="The HTTP status POST /tracks would have answered.")
+
+
+class WebhookAttemptPublic(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None = Field(description="The receiver's answer (none: no answer).")
+    error: str | None
+    delivered: bool
+
+
+class WebhookPublic(BaseModel):
+    url: str
+    state: str = Field(description="none | pending | delivered | failed")
+    attempts: list[WebhookAttemptPublic]
+
+
+class JobPublic(BaseModel):
+    id: int
+    state: str = Field(description="queued | running | done | failed (a file failed)")
+    created: datetime
+    updated: datetime
+    attempts: int = Field(description="How many times a worker took the job up.")
+    error: str | None
+    items: list[JobItemPublic]
+    webhook: WebhookPublic | None

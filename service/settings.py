@@ -99,6 +99,53 @@ class Settings(BaseSettings):
             "its track."
         ),
     )
+    job_workers: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description=(
+            "Threads per serving process that work background jobs (POST /tracks?async=true, "
+            "POST /jobs); 0 leaves them to `musicprism worker` processes."
+        ),
+    )
+    job_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description=(
+            "How long a worker holds a job without renewing it (it renews after every file); a "
+            "job whose worker died is taken over this long after its last file."
+        ),
+    )
+    job_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often an idle job worker looks for work."
+    )
+    webhook_hosts: str = Field(
+        "",
+        description=(
+            "Comma-separated hosts (host, or host:port for one port) that job callbacks may "
+            "name; empty: no webhooks."
+        ),
+    )
+    webhook_secret: str | None = Field(
+        None,
+        description=(
+            "Key of the HMAC-SHA256 signature in each webhook's Musicprism-Signature header "
+            "(needed with webhook_hosts)."
+        ),
+    )
+    webhook_max_attempts: int = Field(
+        6, ge=1, le=50, description="Deliveries tried before a webhook is given up."
+    )
+    webhook_backoff_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=3600,
+        description="Wait before the second delivery try; it doubles for each next one.",
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="How long one delivery try waits for an answer."
+    )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     ingest_root: Path | None = Field(
@@ -160,6 +207,9 @@ class Settings(BaseSettings):
                 raise ValueError("MUSICPRISM_API_KEY must be set to a real secret in production")
             if len(self.api_key) < 16:
                 raise ValueError("MUSICPRISM_API_KEY must be at least 16 characters in production")
+        if self.webhook_hosts.strip() and len(self.webhook_secret or "") < 16:
+            raise ValueError("MUSICPRISM_WEBHOOK_SECRET must be set (at least 16 characters) "
+                             "when MUSICPRISM_WEBHOOK_HOSTS allows webhooks")
         if self.min_audio_seconds >= self.max_audio_seconds:
             raise ValueError("min_audio_seconds must be below max_audio_seconds")
         return self
@@ -182,6 +232,11 @@ class Settings(BaseSettings):
     @property
     def audio_dir(self) -> Path:
         return self.data_dir / "audio"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Where uploads wait for their job (shared by every process that works jobs)."""
+        return self.data_dir / "jobs"
 
 
 @lru_cache

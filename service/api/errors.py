@@ -20,6 +20,7 @@ from service.errors import (
     ExternalIdConflict,
     InvalidValue,
     IsrcConflict,
+    JobNotFound,
     NotReady,
     TrackNotFound,
     UnknownTag,
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STATUS: list[tuple[type[Exception], int]] = [
     (TrackNotFound, 404),
+    (JobNotFound, 404),
     (AudioNotStored, 404),
     (UnknownTag, 422),
     (InvalidValue, 422),

@@ -1,5 +1,5 @@
-"""``musicprism serve | migrate | ingest | reindex | demo``: running the service and filling
-its catalogue. Each maps its flags onto ``Settings`` and calls the code the service runs."""
+"""``musicprism serve | migrate | ingest | reindex | worker | demo``: running the service and
+filling its catalogue. Each maps its flags onto ``Settings`` and calls the code the service runs."""
 
 from __future__ import annotations
 
@@ -125,6 +125,35 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Work background jobs beside (or instead of) the serving processes, until SIGTERM or
+    SIGINT (``--drain``: until no job or webhook is left to do)."""
+    import signal
+
+    from service.app import job_parts
+
+    settings = settings_from(args)
+    catalog = _catalog(settings)
+    _, runner = job_parts(settings, catalog)
+    try:
+        if args.drain:
+            done = 0
+            while runner.run_once():
+                done += 1
+            sys.stdout.write(f"worked {done} jobs and webhooks; none left\n")
+            return 0
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: runner.request_stop())
+        log.info("worker %s: %d threads", runner.name, args.threads)
+        runner.start(args.threads)
+        runner.wait()
+        runner.stop()
+    finally:
+        catalog.indexes.save_snapshot()
+        catalog.close()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from service.demo import ensure_demo
 
@@ -134,7 +163,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``serve``, ``migrate``, ``ingest``, ``reindex`` and ``demo``."""
+    """Add ``serve``, ``migrate``, ``ingest``, ``reindex``, ``worker`` and ``demo``."""
     p = sub.add_parser("serve", help="run the HTTP service (migrates the database first)")
     add_data_dir(p)
     p.add_argument("--host", default=None)
@@ -168,6 +197,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("reindex", help="rebuild every index from the store")
     add_data_dir(p)
     p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("worker", help="work background jobs (uploads with async=true, POST /jobs)")
+    add_data_dir(p)
+    p.add_argument("--threads", type=int, default=1, help="jobs worked at once (default 1)")
+    p.add_argument("--drain", action="store_true",
+                   help="work until nothing is left to do, then exit (webhooks not yet due wait)")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("demo", help="make sure a model and a demo catalogue are there")
     add_data_dir(p)

@@ -26,7 +26,7 @@ from tests.ops.files import (
 )
 
 SECRETS = {"MUSICPRISM_API_KEY": "k" * 32, "POSTGRES_PASSWORD": "0123456789abcdef"}
-OUR_SERVICES = ("migrate", "app", "ingest")  # the ones running the musicprism image
+OUR_SERVICES = ("migrate", "app", "worker", "ingest")  # the ones running the musicprism image
 DURATION = re.compile(r"(\d+(\.\d+)?(us|ms|s|m|h))+")
 
 
@@ -87,7 +87,7 @@ def test_schema_rejects_a_broken_file(compose: dict, path: tuple, value: object,
 # --- start order and health ----------------------------------------------------------------------
 def test_start_order_waits_for_health_and_migrations(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"db", "migrate", "app", "ingest"}
+    assert set(services) == {"db", "migrate", "app", "worker", "ingest"}
     conditions = {
         name: {dep: spec["condition"] for dep, spec in svc.get("depends_on", {}).items()}
         for name, svc in services.items()
@@ -96,6 +96,7 @@ def test_start_order_waits_for_health_and_migrations(compose: dict) -> None:
         "db": {},
         "migrate": {"db": "service_healthy"},
         "app": {"migrate": "service_completed_successfully"},
+        "worker": {"migrate": "service_completed_successfully"},
         "ingest": {"migrate": "service_completed_successfully"},
     }
     for name, deps in conditions.items():  # a service waited on for health must have a check

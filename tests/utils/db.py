@@ -33,6 +33,9 @@ STORE_TABLES = {
     "track_tags",
     "embeddings",
     "index_events",
+    "jobs",
+    "job_items",
+    "webhook_attempts",
     "store_state",
     "track_fingerprints",
     "fingerprint_hashes",
@@ -119,11 +122,12 @@ def empty_store(engine: Engine) -> None:
         if version != head_revision():
             raise RuntimeError(f"test schema is at revision {version}, not {head_revision()}")
         # DELETE, not TRUNCATE: on tables this small it is several times faster.
-        for table in ("fingerprint_hashes", "track_fingerprints", "track_tags", "embeddings",
-                      "index_events", "tracks", "tags"):
+        for table in ("webhook_attempts", "job_items", "jobs", "fingerprint_hashes",
+                      "track_fingerprints", "track_tags", "embeddings", "index_events", "tracks",
+                      "tags"):
             conn.execute(text(f"DELETE FROM {table}"))
         conn.execute(text("DELETE FROM model_versions"))
-        for table in ("tracks", "tags", "model_versions"):
+        for table in ("tracks", "tags", "model_versions", "jobs", "webhook_attempts"):
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1, false)"))
         conn.execute(text("UPDATE store_state SET seq = 0"))
 

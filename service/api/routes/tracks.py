@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from service.api.access import GatedRoute
 from service.api.deps import QueriesDep, RecordingsDep, WriteAccess
 from service.api.numbers import Int
 from service.api.routes.common import ERRORS, TrackId, public, summary
+from service.api.routes.jobs import CallbackField, accepted, job_queue
 from service.catalog import TrackMeta
+from service.errors import InvalidValue
+from service.jobs.queue import Upload
 from service.models import MAX_YEAR, MIN_YEAR
-from service.schemas import IngestResult, TrackList, TrackPublic
+from service.schemas import IngestResult, JobPublic, TrackList, TrackPublic
 
 router = APIRouter(tags=["tracks"], responses=ERRORS, route_class=GatedRoute)
 
@@ -26,22 +30,36 @@ YearField = Annotated[
 ]
 
 
-@router.post("/tracks", response_model=IngestResult, status_code=201, dependencies=[WriteAccess])
+@router.post(
+    "/tracks",
+    response_model=IngestResult,
+    status_code=201,
+    dependencies=[WriteAccess],
+    responses={202: {"model": JobPublic, "description": "Accepted as a job (async=true)"}},
+)
 def ingest_track(
+    request: Request,
     recordings: RecordingsDep,
     queries: QueriesDep,
     response: Response,
     file: Annotated[UploadFile, File(description="Audio file (wav, flac, ogg, opus, mp3, m4a...)")],
+    run_async: Annotated[
+        bool,
+        Query(alias="async", description="Answer 202 with a job at once; GET /jobs/{id} "
+              "(or the callback) gives the track."),
+    ] = False,
+    callback_url: CallbackField = None,
     title: MetaField = None,
     artist: MetaField = None,
     album: MetaField = None,
     external_id: MetaField = None,
     isrc: IsrcField = None,
     year: YearField = None,
-) -> IngestResult:
+) -> IngestResult | Response:
     """Add a track; the same audio uploaded twice returns the existing track (200).
 
     A malformed ISRC or year is refused (422), an ISRC another track has is a conflict (409).
+    With ``async=true`` the metadata is checked, the file spooled and a job answered (202).
     """
     meta = TrackMeta(
         title=title,
@@ -52,6 +70,12 @@ def ingest_track(
         isrc=isrc,
         year=year,
     ).checked()
+    if callback_url is not None and not run_async:
+        raise InvalidValue("callback_url", callback_url[:100], "needs async=true")
+    if run_async:
+        fields = {k: v for k, v in asdict(meta).items() if k != "source" and v is not None}
+        upload = Upload(file=file.file, filename=file.filename, meta=fields)
+        return accepted(job_queue(request).submit([upload], callback_url))
     data = file.file.read()
     outcome = recordings.ingest(data, meta)
     if not outcome.created:
