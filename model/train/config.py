@@ -144,15 +144,17 @@ class LossConfig:
     Attributes:
         method: ``triplet`` (concept triplets, masked per facet when the model is
             disentangled), ``proxy`` (normalised proxies, multi-label BCE),
-            ``classification`` (dense layer, multi-label BCE) or ``none`` (self-supervised
-            only).
+            ``classification`` (dense layer, multi-label BCE), ``distillation`` (the same
+            head trained to soft targets with a per-tag masked KL, model.losses.distillation)
+            or ``none`` (self-supervised only).
         margin: triplet margin on L2-normalised embeddings (Lee et al.: 0.1).
         mining: triplet miner, ``random``, ``semihard`` or ``hard``.
         per_anchor: triplets per anchor (random / semi-hard mining).
         track_reg: lambda of the track-regularisation triplets (Lee et al.: 0.5); 0 is off.
         temperature: proxy and normalised-classification logits are cosines / temperature
             (NormSoftmax: 0.05). Unnormalised classification uses 1.
-        normalize: classification only: L2-normalise the embedding (per facet) first.
+        normalize: classification and distillation: L2-normalise the embedding (per facet)
+            first.
         ssl: the self-supervised auxiliary loss.
     """
 

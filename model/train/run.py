@@ -107,7 +107,8 @@ def finalize_head(encoder: Encoder, supervised: SupervisedObjective | None,
                   train: ClipWindows, val: ClipWindows | None) -> str:
     """Give the encoder its shipped cosine tag head; returns ``copied`` or ``fitted``."""
     loss = getattr(supervised, "loss", None)
-    if supervised is not None and supervised.method in ("proxy", "classification") and (
+    if supervised is not None and supervised.method in ("proxy", "classification",
+                                                        "distillation") and (
             loss.head.normalize_embedding):  # type: ignore[union-attr]
         tag_head.copy_loss_head(loss, encoder)  # type: ignore[arg-type]
         return "copied"
