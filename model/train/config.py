@@ -59,6 +59,10 @@ class DataConfig:
             anywhere in the whole recording. Tags in them are ignored.
         unlabelled_repeat: each of those tracks appears this many times per epoch (a long
             recording gives a fresh pair of random crops each time).
+        teacher: the teacher labelling's output folder for this manifest (holding
+            ``teacher/<key>.npz``): each crop's targets for the schema tags that are
+            teacher labels become the teacher's probabilities over that crop
+            (model.train.soft_targets); needs ``loss.method: distillation``.
     """
 
     path: str = "data/datasets/bench-full"
@@ -70,6 +74,7 @@ class DataConfig:
     cache_mb: int = 2048
     unlabelled: tuple[str, ...] = ()
     unlabelled_repeat: int = 1
+    teacher: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "unlabelled", tuple(str(u) for u in self.unlabelled))
@@ -301,6 +306,9 @@ class TrainConfig:
         _check(self.loss.method != "none" or self.loss.ssl.joint or self.epochs == 0,
                "loss.ssl.joint", self.loss.ssl.joint,
                "with loss.method 'none' the self-supervised loss is all there is")
+        _check(self.data.teacher is None or self.loss.method == "distillation",
+               "data.teacher", self.data.teacher,
+               "teacher targets are learnt by loss.method 'distillation'")
         _check(not self.data.unlabelled or self.loss.ssl.enabled, "data.unlabelled",
                list(self.data.unlabelled),
                "unlabelled tracks train only a self-supervised loss (loss.ssl.method)")

@@ -38,6 +38,7 @@ from model.train.data import Splits, load_splits
 from model.train.features import ClipWindows, FeatureStore, LogMelCache, window_frames
 from model.train.loop import LAST, Trainer
 from model.train.objectives import SSLObjective, SupervisedObjective
+from model.train.soft_targets import TeacherTargets
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +68,19 @@ def make_caches(splits: Splits, cfg: TrainConfig, progress: bool,
         train_ds = MusicDataset([t for i, t in enumerate(train_ds) if i not in skipped],
                                 train_ds.schema, name=train_ds.name, card=train_ds.card)
         train_cache = LogMelCache(train_ds, cfg.encoder, store=store)
-    train = ClipWindows(train_cache, width, cfg.seed)
+    train = ClipWindows(train_cache, width, cfg.seed, teacher=_teacher(train_ds, cfg, splits))
     val = None
     if len(splits.val) >= 2:
         val_cache = LogMelCache(splits.val, cfg.encoder, store=store)
         val_cache.fill(progress, "log-mels (val)")
-        val = ClipWindows(val_cache, width, cfg.seed)
+        val = ClipWindows(val_cache, width, cfg.seed, teacher=_teacher(splits.val, cfg, splits))
     return train, val
+
+
+def _teacher(ds: MusicDataset, cfg: TrainConfig, splits: Splits) -> TeacherTargets | None:
+    if cfg.data.teacher is None:
+        return None
+    return TeacherTargets(ds, cfg.data.teacher, splits.root or Path(cfg.data.path))
 
 
 def _labelled_only(ds: MusicDataset) -> MusicDataset:
