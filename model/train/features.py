@@ -197,9 +197,12 @@ class Batch:
         return self.x.shape[0] // self.tags.shape[0]
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(*(t.to(device) if t is not None else None
-                       for t in (self.x, self.tags, self.labelled, self.groups, self.index,
-                                 self.offsets, self.soft, self.soft_mask)))
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        return Batch(self.x.to(device), self.tags.to(device), self.labelled.to(device),
+                     self.groups.to(device), self.index.to(device), self.offsets.to(device),
+                     move(self.soft), move(self.soft_mask))
 
 
 class ClipWindows:

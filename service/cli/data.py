@@ -1,6 +1,7 @@
-"""``musicprism dataset build | real``: the flags of :mod:`model.data`'s typed entry points
-(``benchmark.build.build`` renders the labelled corpus, ``real.fetch_real`` fetches real
-recordings from Debian's game-music packages)."""
+"""``musicprism dataset build | real | import``: the flags of :mod:`model.data`'s typed entry
+points (``benchmark.build.build`` renders the labelled corpus, ``real.fetch_real`` fetches real
+recordings from Debian's game-music packages; ``import`` is in
+:mod:`service.cli.dataset_import`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 from service.cli.common import data_dir_of
+from service.cli.dataset_import import add_import
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +122,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = dataset.add_subparsers(dest="dataset_command", required=True)
     _add_build(sub)
     _add_real(sub)
+    add_import(sub)
