@@ -266,6 +266,9 @@ class TrainConfig:
         device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda[:n]``.
         threads: torch CPU threads (``None``: torch's default).
         eval_triplets: triplets per concept in evaluation.
+        init_from: a checkpoint to fine-tune: its encoder weights are the starting point,
+            the tag head follows this run's schema (model.train.init_from); ``None``: a
+            fresh, seeded initialisation.
         encoder, data, loss, augment, optim: the parts.
     """
 
@@ -279,6 +282,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     eval_triplets: int = 2000
+    init_from: str | None = None
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -36,6 +36,7 @@ from model.train.builders import build_encoder, config_to_dict, dump_config, res
 from model.train.config import TrainConfig
 from model.train.data import Splits, load_splits
 from model.train.features import ClipWindows, FeatureStore, LogMelCache, window_frames
+from model.train.init_from import init_encoder, init_loss_head, load_init
 from model.train.loop import LAST, Trainer
 from model.train.objectives import SSLObjective, SupervisedObjective
 from model.train.soft_targets import TeacherTargets
@@ -145,12 +146,20 @@ def evaluate_encoder(encoder: Encoder, splits: Splits, cfg: TrainConfig, split: 
 
 def build_trainer(cfg: TrainConfig, splits: Splits, train_clips: ClipWindows,
                   val_clips: ClipWindows | None, run_dir: Path, device: torch.device,
-                  progress: bool = False) -> Trainer:
-    """A seeded encoder, its objectives and the :class:`Trainer` over the cached clips."""
+                  progress: bool = False, start: LoadedModel | None = None,
+                  init_report: dict[str, Any] | None = None) -> Trainer:
+    """A seeded encoder (or one started from the checkpoint ``start``, whose report goes
+    into ``init_report``), its objectives and the :class:`Trainer` over the cached clips."""
     encoder = build_encoder(cfg, splits.schema)
     generator = torch.Generator().manual_seed(cfg.seed)
     supervised = (SupervisedObjective(cfg.loss, splits.schema, generator)
                   if cfg.loss.method != "none" else None)
+    if start is not None:  # before the SSL objective copies the encoder into an EMA target
+        report = init_encoder(encoder, start)
+        if supervised is not None:
+            init_loss_head(supervised.loss, encoder, report["kept_tags"])
+        if init_report is not None:
+            init_report.update(report)
     steps = train_clips.num_batches(cfg.batch_size)
     ssl = (SSLObjective(cfg.loss.ssl, encoder, steps * (cfg.epochs + cfg.pretrain_epochs), steps)
            if cfg.loss.ssl.enabled else None)
@@ -187,10 +196,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progres
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     splits = load_splits(cfg, data)
+    start = load_init(cfg, splits.schema)  # checked before the log-mels are computed
     t0 = time.perf_counter()
     train_clips, val_clips = make_caches(splits, cfg, progress, store)
     cache_seconds = time.perf_counter() - t0
-    trainer = build_trainer(cfg, splits, train_clips, val_clips, run_dir, device, progress)
+    init: dict[str, Any] = {}
+    trainer = build_trainer(cfg, splits, train_clips, val_clips, run_dir, device, progress,
+                            start=start, init_report=init)
     encoder, supervised = trainer.encoder, trainer.supervised
     if resume and (run_dir / LAST).is_file():
         trainer.load(run_dir / LAST)
@@ -214,6 +226,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progres
         "cache_seconds": round(cache_seconds, 1),
         "device": str(device), "threads": torch.get_num_threads(),
         "tag_head": head,
+        "init_from": init or None,
         "history": [{k: v for k, v in h.items() if v is not None} for h in state.history],
     }
     metrics: dict[str, Any] = (evaluate_encoder(encoder, splits, cfg, "test", progress)
