@@ -31,6 +31,7 @@ from model.evaluation.evaluate import (
     evaluate_window_fn,
     markdown_table,
 )
+from model.teacher.label import TEACHER_DIR
 from model.train import tag_head
 from model.train.builders import build_encoder, config_to_dict, dump_config, resolve_device
 from model.train.config import TrainConfig
@@ -39,7 +40,7 @@ from model.train.features import ClipWindows, FeatureStore, LogMelCache, window_
 from model.train.init_from import init_encoder, init_loss_head, load_init
 from model.train.loop import LAST, Trainer
 from model.train.objectives import SSLObjective, SupervisedObjective
-from model.train.soft_targets import TeacherTargets
+from model.train.soft_targets import TeacherTargets, teacher_file
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ def make_caches(splits: Splits, cfg: TrainConfig, progress: bool,
     """Log-mel caches of the train and val clips in one store (``data.cache_mb``)."""
     store = store if store is not None else FeatureStore(cfg.data.cache_mb << 20)
     width = window_frames(cfg.encoder)
-    train_ds = splits.train if cfg.loss.ssl.enabled else _labelled_only(splits.train)
+    train_ds = splits.train if cfg.loss.ssl.enabled else _supervised_only(splits.train, cfg,
+                                                                          splits)
     train_cache = LogMelCache(train_ds, cfg.encoder, store=store)
     skipped = set(train_cache.fill(progress, "log-mels (train)", skip_unlabelled_errors=True))
     if skipped:  # e.g. a recording of pure silence among the unlabelled ones
@@ -84,8 +86,17 @@ def _teacher(ds: MusicDataset, cfg: TrainConfig, splits: Splits) -> TeacherTarge
     return TeacherTargets(ds, cfg.data.teacher, splits.root or Path(cfg.data.path))
 
 
-def _labelled_only(ds: MusicDataset) -> MusicDataset:
-    return MusicDataset([t for t in ds if t.labelled], ds.schema, name=ds.name, card=ds.card)
+def _supervised_only(ds: MusicDataset, cfg: TrainConfig, splits: Splits) -> MusicDataset:
+    """The clips a supervised loss learns from: the labelled ones, and with teacher targets
+    also the unlabelled clips the teacher has outputs for."""
+    keep = [t.labelled for t in ds]
+    if cfg.data.teacher is not None:
+        folder = Path(cfg.data.teacher) / TEACHER_DIR
+        root = splits.root or Path(cfg.data.path)
+        keep = [k or teacher_file(t, folder, root) is not None for k, t in zip(keep, ds,
+                                                                              strict=True)]
+    return MusicDataset([t for k, t in zip(keep, ds, strict=True) if k], ds.schema,
+                        name=ds.name, card=ds.card)
 
 
 @torch.no_grad()

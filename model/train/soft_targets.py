@@ -59,6 +59,16 @@ def manifest_path_candidates(track: Track, root: Path) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def teacher_file(track: Track, folder: Path, root: Path) -> Path | None:
+    """``folder/<key>.npz`` of ``track`` (``folder`` is the ``teacher/`` folder), or ``None``
+    when the teacher has no outputs for it."""
+    for p in manifest_path_candidates(track, root):
+        path = folder / f"{track_key(p)}.npz"
+        if path.is_file():
+            return path
+    return None
+
+
 def crop_weights(starts: np.ndarray, t0: float, length: float,
                  window: float = TEACHER_WINDOW_S) -> np.ndarray:
     """(W,) weights of the teacher windows for a crop ``[t0, t0 + length)``: overlap
@@ -95,9 +105,7 @@ class TeacherTargets:
         self.clips: list[ClipTeacher | None] = []
         lower = {t.lower(): j for j, t in enumerate(tags)}
         for track in dataset:
-            npz = next((folder / f"{track_key(p)}.npz"
-                        for p in manifest_path_candidates(track, Path(manifest_root))
-                        if (folder / f"{track_key(p)}.npz").is_file()), None)
+            npz = teacher_file(track, folder, Path(manifest_root))
             self.clips.append(None if npz is None else self._read(npz, lower))
         found = sum(c is not None for c in self.clips)
         if found and not self.columns.any():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model.config import ConfigError
-from model.data.generic_csv import load_manifest
+from model.data.generic_csv import load_manifest, write_manifest
 from model.teacher.label import TEACHER_DIR, track_key
 from model.train.builders import build_schema, config_from_dict
 from model.train.features import ClipWindows, LogMelCache, window_frames
@@ -133,3 +133,24 @@ def test_a_distillation_run_learns_from_the_teacher(tiny_data, teacher_dir, tmp_
     assert info["config"]["data"]["teacher"] == str(teacher_dir)
     assert info["tag_head"] == "copied"
     assert np.isfinite(info["history"][0]["train_supervised"])
+
+
+def test_unlabelled_clips_with_teacher_outputs_train_the_distillation(tmp_path):
+    import csv
+
+    from model.train.run import train
+    from tests.model.train.conftest import write_dataset
+
+    data = write_dataset(tmp_path / "data")
+    with (data / "manifest.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:  # untag two clips the teacher covers and one it does not
+        if r["path"] in ("audio/t0-0.wav", "audio/t1-0.wav", "audio/t2-0.wav"):
+            r["tags"] = ""
+    write_manifest(data / "manifest.csv", rows)
+    _write_teacher(tmp_path / "teacher", "audio/t0-0.wav", [[0.2, 0.9, 0.4, 0.1]])
+    _write_teacher(tmp_path / "teacher", "audio/t1-0.wav", [[0.5, 0.0, 0.25, 0.75]])
+    d = tiny_dict(data, epochs=1, loss={"method": "distillation"})
+    d["data"]["teacher"] = str(tmp_path / "teacher")
+    info = train(config_from_dict(d), tmp_path / "run", evaluate=False).training
+    assert (info["train_clips"], info["labelled_train_clips"]) == (15, 13)
