@@ -29,6 +29,7 @@ from model.data.base import DatasetError, MissingAudioError, MusicDataset, Track
 from model.data.generic_csv import (
     CONCEPTS_NAME,
     MANIFEST_NAME,
+    RESERVED_COLUMNS,
     TAG_SEPARATOR,
     write_concepts,
     write_manifest,
@@ -67,11 +68,14 @@ def check_tag_names(dataset: MusicDataset) -> None:
 
 def _relative(track: Track, out: Path) -> str:
     try:
-        return track.path.resolve().relative_to(out).as_posix()
+        rel = track.path.resolve().relative_to(out).as_posix()
     except ValueError:
         raise DatasetError(
             f"'{track.path}' is not inside the output folder '{out}': write the manifest "
             "into the audio root or a folder that holds it") from None
+    if rel != rel.strip():  # the manifest reader strips cells
+        raise DatasetError(f"audio path {rel!r} begins or ends with a space; rename it")
+    return rel
 
 
 def _row(track: Track, out: Path) -> dict[str, Any]:
@@ -81,7 +85,7 @@ def _row(track: Track, out: Path) -> dict[str, Any]:
         row["start"] = f"{track.start:g}"
     if track.duration is not None:
         row["duration"] = f"{track.duration:g}"
-    row.update({k: v for k, v in track.metadata.items() if k not in row})
+    row.update({k: v for k, v in track.metadata.items() if k not in RESERVED_COLUMNS})
     return row
 
 

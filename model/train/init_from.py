@@ -102,6 +102,10 @@ def init_encoder(encoder: Encoder, loaded: LoadedModel) -> dict[str, Any]:
             for name in ("proxies", "scale", "bias"):
                 getattr(encoder.head, name)[j] = getattr(loaded.encoder.head, name)[i]
     new = [t for t in encoder.schema.tags if t not in kept]
+    moved = [t for t in new if t in loaded.schema.tags]
+    if moved:
+        logger.warning("init from %s: %d tag(s) of the checkpoint sit in another facet here "
+                       "and start fresh: %s", loaded.version, len(moved), moved[:10])
     logger.info("init from %s: encoder copied, %d tag(s) kept, %d new", loaded.version,
                 len(kept), len(new))
     return {"checkpoint": loaded.version, "sha256": loaded.sha256,

@@ -1,6 +1,7 @@
 """write_generic: a dataset round-trips through the generic manifest (splits, segments,
 metadata), and what the format cannot hold is refused or counted."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ def _dataset(root: Path, concepts=None) -> MusicDataset:
     schema = ConceptSchema(concepts or {"genre": ("rock", "pop")}, facet_dim=2)
     tracks = [
         Track("x", "song-1", root / "a" / "x.wav", ("rock",), True, "train", start=1.5,
-              duration=3.0, metadata={"artist": "A, with comma"}),
+              duration=3.0, metadata={"artist": "A, with comma", "split": "val"}),
         Track("y", "song-1", root / "a" / "y.wav", (), True, "train"),
         Track("z", "song-2", root / "a" / "z.wav", (), False, "test"),
     ]
@@ -48,5 +49,10 @@ def test_refusals(tmp_path):
     assert write_generic(ds, tmp_path / "m", skip_missing=True).missing_audio == 1
     with pytest.raises(DatasetError, match="exists; pass overwrite"):
         write_generic(ds, tmp_path / "m", skip_missing=True)
+    ds = _dataset(tmp_path / "p")
+    (tmp_path / "p" / " x.wav").write_bytes(b"")  # the cell would lose its space
+    spaced = replace(ds[0], path=tmp_path / "p" / " x.wav")
+    with pytest.raises(DatasetError, match="begins or ends with a space"):
+        write_generic(MusicDataset([spaced], ds.schema), tmp_path / "p")
     with pytest.raises(DatasetError, match="not inside the output folder"):
         write_generic(_dataset(tmp_path / "o"), tmp_path / "o" / "a" / "deeper")
