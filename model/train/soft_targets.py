@@ -38,8 +38,9 @@ class TeacherTargetsError(ValueError):
 
 @dataclass(frozen=True)
 class ClipTeacher:
-    """One clip's teacher windows: ``probs`` (W, T) over the schema's tags (teacher columns
-    filled, the others 0) and ``starts`` (W,) in seconds of the file."""
+    """One clip's teacher windows: ``probs`` (W, T) float16 over the schema's tags (teacher
+    columns filled, the others 0; float16 as the teacher stored them) and ``starts`` (W,) in
+    seconds of the file."""
 
     probs: np.ndarray
     starts: np.ndarray
@@ -120,8 +121,8 @@ class TeacherTargets:
     def _read(self, path: Path, lower: dict[str, int]) -> ClipTeacher:
         with np.load(path, allow_pickle=False) as z:
             labels = [str(s) for s in z["labels"]]
-            probs, starts = z["probs"].astype(np.float32), z["starts"].astype(np.float64)
-        out = np.zeros((len(starts), len(self.columns)), np.float32)
+            probs, starts = z["probs"], z["starts"].astype(np.float64)
+        out = np.zeros((len(starts), len(self.columns)), np.float16)
         for k, name in enumerate(labels):
             j = lower.get(name.lower())
             if j is not None:
@@ -143,6 +144,6 @@ class TeacherTargets:
         clip = self.clips[i]
         if clip is not None and len(clip.starts):
             w = crop_weights(clip.starts, self.dataset[i].start + offset_s, length_s)
-            target[self.columns] = (w @ clip.probs)[self.columns]
+            target[self.columns] = (w @ clip.probs.astype(np.float64))[self.columns]
             mask[self.columns] = True
         return target, mask
