@@ -1,7 +1,8 @@
 """Training losses for musicprism's encoder (see /work/shared/PAPERS.md).
 
 Supervised, on embeddings (B, D) and multi-hot tags (B, T): triplet (plain, per concept on
-facet slices, track-regularised), proxy and classification (plain, normalised, disentangled).
+facet slices, track-regularised), proxy and classification (plain, normalised, disentangled),
+distillation of a teacher's soft tags (masked per tag).
 Self-supervised, on two views (B, D): NT-Xent, BYOL, VICReg, Barlow Twins, DINO.
 """
 
@@ -11,6 +12,7 @@ from model.losses.classification import ClassificationLoss
 from model.losses.composition import MinedTripletLoss, PerConcept, SliceLoss, TrackRegularized
 from model.losses.dino import DINOLoss, dino_teacher_temperature
 from model.losses.distances import CosineDistance, NormalizedEuclidean
+from model.losses.distillation import DistillationLoss, SoftTagKLLoss
 from model.losses.heads import LossTagHead
 from model.losses.layout import concept_columns, concept_slices, tag_slices
 from model.losses.multilabel import MultiLabelBCELoss
@@ -28,6 +30,7 @@ __all__ = [
     "ClassificationLoss",
     "CosineDistance",
     "DINOLoss",
+    "DistillationLoss",
     "MinedTripletLoss",
     "MultiLabelBCELoss",
     "NTXentLoss",
@@ -35,6 +38,7 @@ __all__ = [
     "PerConcept",
     "ProxyLoss",
     "SliceLoss",
+    "SoftTagKLLoss",
     "LossTagHead",
     "TrackRegularized",
     "TripletLoss",

@@ -23,6 +23,7 @@ from model.losses.byol import BYOLLoss
 from model.losses.classification import ClassificationLoss
 from model.losses.composition import build_concept_triplet, build_triplet_track_reg
 from model.losses.dino import DINOLoss
+from model.losses.distillation import DistillationLoss
 from model.losses.layout import concept_columns, concept_slices, tag_slices
 from model.losses.ntxent import NTXentLoss
 from model.losses.proxy import ProxyLoss
@@ -95,10 +96,18 @@ def _classification(cfg: SupervisedSettings, schema: ConceptSchema,
                               tag_slices=tag_slices(schema))
 
 
+def _distillation(cfg: SupervisedSettings, schema: ConceptSchema,
+                  generator: torch.Generator | None) -> nn.Module:
+    return DistillationLoss(schema.num_tags, schema.dim, normalize=cfg.normalize,
+                            temperature=cfg.temperature if cfg.normalize else 1.0,
+                            tag_slices=tag_slices(schema))
+
+
 LOSSES: dict[str, LossMethod] = {m.name: m for m in (
     LossMethod("triplet", "supervised", _triplet),
     LossMethod("proxy", "supervised", _proxy),
     LossMethod("classification", "supervised", _classification),
+    LossMethod("distillation", "supervised", _distillation),
     LossMethod("ntxent", "self-supervised", lambda cfg: NTXentLoss(cfg.temperature)),
     LossMethod("byol", "self-supervised", lambda cfg: BYOLLoss(), ema_target=True,
                predictor=True),

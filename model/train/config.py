@@ -59,6 +59,10 @@ class DataConfig:
             anywhere in the whole recording. Tags in them are ignored.
         unlabelled_repeat: each of those tracks appears this many times per epoch (a long
             recording gives a fresh pair of random crops each time).
+        teacher: the teacher labelling's output folder for this manifest (holding
+            ``teacher/<key>.npz``): each crop's targets for the schema tags that are
+            teacher labels become the teacher's probabilities over that crop
+            (model.train.soft_targets); needs ``loss.method: distillation``.
     """
 
     path: str = "data/datasets/bench-full"
@@ -70,6 +74,7 @@ class DataConfig:
     cache_mb: int = 2048
     unlabelled: tuple[str, ...] = ()
     unlabelled_repeat: int = 1
+    teacher: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "unlabelled", tuple(str(u) for u in self.unlabelled))
@@ -144,15 +149,17 @@ class LossConfig:
     Attributes:
         method: ``triplet`` (concept triplets, masked per facet when the model is
             disentangled), ``proxy`` (normalised proxies, multi-label BCE),
-            ``classification`` (dense layer, multi-label BCE) or ``none`` (self-supervised
-            only).
+            ``classification`` (dense layer, multi-label BCE), ``distillation`` (the same
+            head trained to soft targets with a per-tag masked KL, model.losses.distillation)
+            or ``none`` (self-supervised only).
         margin: triplet margin on L2-normalised embeddings (Lee et al.: 0.1).
         mining: triplet miner, ``random``, ``semihard`` or ``hard``.
         per_anchor: triplets per anchor (random / semi-hard mining).
         track_reg: lambda of the track-regularisation triplets (Lee et al.: 0.5); 0 is off.
         temperature: proxy and normalised-classification logits are cosines / temperature
             (NormSoftmax: 0.05). Unnormalised classification uses 1.
-        normalize: classification only: L2-normalise the embedding (per facet) first.
+        normalize: classification and distillation: L2-normalise the embedding (per facet)
+            first.
         ssl: the self-supervised auxiliary loss.
     """
 
@@ -259,6 +266,9 @@ class TrainConfig:
         device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda[:n]``.
         threads: torch CPU threads (``None``: torch's default).
         eval_triplets: triplets per concept in evaluation.
+        init_from: a checkpoint to fine-tune: its encoder weights are the starting point,
+            the tag head follows this run's schema (model.train.init_from); ``None``: a
+            fresh, seeded initialisation.
         encoder, data, loss, augment, optim: the parts.
     """
 
@@ -272,6 +282,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     eval_triplets: int = 2000
+    init_from: str | None = None
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -299,6 +310,9 @@ class TrainConfig:
         _check(self.loss.method != "none" or self.loss.ssl.joint or self.epochs == 0,
                "loss.ssl.joint", self.loss.ssl.joint,
                "with loss.method 'none' the self-supervised loss is all there is")
+        _check(self.data.teacher is None or self.loss.method == "distillation",
+               "data.teacher", self.data.teacher,
+               "teacher targets are learnt by loss.method 'distillation'")
         _check(not self.data.unlabelled or self.loss.ssl.enabled, "data.unlabelled",
                list(self.data.unlabelled),
                "unlabelled tracks train only a self-supervised loss (loss.ssl.method)")

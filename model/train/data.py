@@ -25,12 +25,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Splits:
-    """train (partial labels applied), val, test, and the schema the model uses."""
+    """train (partial labels applied), val, test, the schema the model uses, and the
+    manifest's folder."""
 
     train: MusicDataset
     val: MusicDataset
     test: MusicDataset
     schema: ConceptSchema
+    root: Path | None = None
 
 
 def _track_order(ds: MusicDataset, seed: int) -> list[str]:
@@ -105,4 +107,4 @@ def load_splits(cfg: TrainConfig, path: str | Path | None = None) -> Splits:
         extra = unlabelled_tracks(d.unlabelled, schema, d.unlabelled_repeat)
         train = MusicDataset([*train, *extra], schema, name=train.name, card=train.card)
     val = subset_by_track(ds.split("val"), d.max_val_clips, d.subset_seed)
-    return Splits(train=train, val=val, test=ds.split("test"), schema=schema)
+    return Splits(train=train, val=val, test=ds.split("test"), schema=schema, root=root)

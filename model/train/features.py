@@ -28,6 +28,7 @@ from model.config import EncoderConfig
 from model.data.base import MusicDataset
 from model.data.windowed import draw_offsets
 from model.frontend import LogMel
+from model.train.soft_targets import TeacherTargets
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,8 @@ class Batch:
         x: (V * B, n_mels, frames) log-mel crops, view-major (rows ``v * B + b``).
         tags: (B, T) multi-hot. labelled: (B,) bool. groups: (B,) int64 track ids.
         index: (B,) clip indices. offsets: (B, V) crop starts in frames.
+        soft, soft_mask: (V * B, T) float targets and bool mask of each crop, view-major,
+            when the clips have teacher targets (distillation); else ``None``.
     """
 
     x: torch.Tensor
@@ -186,14 +189,20 @@ class Batch:
     groups: torch.Tensor
     index: torch.Tensor
     offsets: torch.Tensor
+    soft: torch.Tensor | None = None
+    soft_mask: torch.Tensor | None = None
 
     @property
     def views(self) -> int:
         return self.x.shape[0] // self.tags.shape[0]
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(*(t.to(device) for t in (self.x, self.tags, self.labelled, self.groups,
-                                             self.index, self.offsets)))
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        return Batch(self.x.to(device), self.tags.to(device), self.labelled.to(device),
+                     self.groups.to(device), self.index.to(device), self.offsets.to(device),
+                     move(self.soft), move(self.soft_mask))
 
 
 class ClipWindows:
@@ -204,12 +213,15 @@ class ClipWindows:
         window: crop width in frames.
         seed: seed of the batch order and the crops.
         labelled: (N,) bool override of the dataset's labelled flags (partial labels).
+        teacher: per-crop soft targets of the clips (distillation); ``None``: none.
     """
 
     def __init__(self, cache: LogMelCache, window: int, seed: int,
-                 labelled: np.ndarray | None = None) -> None:
+                 labelled: np.ndarray | None = None,
+                 teacher: TeacherTargets | None = None) -> None:
         ds = cache.dataset
         self.cache = cache
+        self.teacher = teacher
         self.window = window
         self.seed = seed
         self.labelled = ds.labelled if labelled is None else np.asarray(labelled, dtype=bool)
@@ -251,6 +263,7 @@ class ClipWindows:
                 crops[v].append(crop(x, o, self.window))
                 offsets[j, v] = o
         ii = torch.from_numpy(np.asarray(idx, dtype=np.int64))
+        soft, soft_mask = self.soft_targets(idx, offsets)
         return Batch(
             x=torch.stack([c for view in crops for c in view]),
             tags=torch.from_numpy(self.tags[idx]),
@@ -258,7 +271,23 @@ class ClipWindows:
             groups=torch.from_numpy(self.groups[idx]),
             index=ii,
             offsets=torch.from_numpy(offsets),
+            soft=soft,
+            soft_mask=soft_mask,
         )
+
+    def soft_targets(self, idx: np.ndarray, offsets: np.ndarray
+                     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(V * B, T) teacher targets and mask of the crops at ``offsets`` (B, V) frames,
+        view-major; ``(None, None)`` without a teacher."""
+        if self.teacher is None:
+            return None, None
+        cfg = self.cache.cfg
+        rows = [self.teacher.targets(int(i), float(offsets[j, v]) * cfg.hop_length
+                                     / cfg.sample_rate, cfg.clip_seconds, self.tags[i],
+                                     bool(self.labelled[i]))
+                for v in range(offsets.shape[1]) for j, i in enumerate(idx)]
+        return (torch.from_numpy(np.stack([t for t, _ in rows])),
+                torch.from_numpy(np.stack([m for _, m in rows])))
 
     def eval_windows(self, i: int) -> torch.Tensor:
         """(W, n_mels, window) every evaluation window of clip ``i`` (:func:`frame_starts`)."""

@@ -135,7 +135,8 @@ class Trainer:
         z = self.encoder.embed_features(x)  # (V * B, D)
         terms: dict[str, torch.Tensor] = {}
         if stage == "train" and self.supervised is not None:
-            terms["supervised"] = self.supervised(z, batch.tags, batch.labelled, batch.groups)
+            terms["supervised"] = self.supervised(z, batch.tags, batch.labelled, batch.groups,
+                                                  batch.soft, batch.soft_mask)
         if self.ssl is not None and (stage == "pretrain" or self.cfg.loss.ssl.joint):
             weight = 1.0 if stage == "pretrain" else self.cfg.loss.ssl.weight
             terms["ssl"] = weight * self.ssl(self.encoder, z, x, self.state.step)

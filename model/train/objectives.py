@@ -2,7 +2,8 @@
 
 * :class:`SupervisedObjective`: Lee et al.'s triplet (plain / per-facet masked, optionally
   track-regularised), proxy and classification losses, each plain or disentangled, on the
-  raw embeddings of every crop in the batch; unlabelled clips are masked out.
+  raw embeddings of every crop in the batch; unlabelled clips are masked out. Distillation
+  learns each crop's teacher targets (masked per tag) when the batch has them.
 * :class:`SSLObjective`: a self-supervised loss on the two crops of each clip (NT-Xent,
   BYOL, VICReg, Barlow Twins, DINO) with its projector, and for BYOL / DINO an EMA target
   (teacher) copy of the encoder.
@@ -42,14 +43,22 @@ class SupervisedObjective(nn.Module):
         self.track_reg = isinstance(self.loss, TrackRegularized)  # it also takes track ids
 
     def forward(self, z: torch.Tensor, tags: torch.Tensor, labelled: torch.Tensor,
-                groups: torch.Tensor) -> torch.Tensor:
+                groups: torch.Tensor, soft: torch.Tensor | None = None,
+                soft_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Args:
             z: (V * B, D) raw embeddings, view-major.
             tags: (B, T) multi-hot; labelled: (B,) bool; groups: (B,) int64 track ids.
+            soft, soft_mask: (V * B, T) per-crop teacher targets and their mask
+                (distillation only; without them it learns the hard tags).
 
         Returns:
             Scalar loss over every crop (the mean over views for the BCE losses).
         """
+        if soft is not None:
+            if self.method != "distillation":
+                raise ValueError(f"soft targets go with loss.method 'distillation', not "
+                                 f"'{self.method}'")
+            return self.loss(z, soft, None, soft_mask)
         v = z.shape[0] // tags.shape[0]
         tags, labelled, groups = tags.repeat(v, 1), labelled.repeat(v), groups.repeat(v)
         if self.track_reg:

@@ -31,13 +31,16 @@ from model.evaluation.evaluate import (
     evaluate_window_fn,
     markdown_table,
 )
+from model.teacher.label import TEACHER_DIR
 from model.train import tag_head
 from model.train.builders import build_encoder, config_to_dict, dump_config, resolve_device
 from model.train.config import TrainConfig
 from model.train.data import Splits, load_splits
 from model.train.features import ClipWindows, FeatureStore, LogMelCache, window_frames
+from model.train.init_from import init_encoder, init_loss_head, load_init
 from model.train.loop import LAST, Trainer
 from model.train.objectives import SSLObjective, SupervisedObjective
+from model.train.soft_targets import TeacherTargets, teacher_file
 
 logger = logging.getLogger(__name__)
 
@@ -60,24 +63,40 @@ def make_caches(splits: Splits, cfg: TrainConfig, progress: bool,
     """Log-mel caches of the train and val clips in one store (``data.cache_mb``)."""
     store = store if store is not None else FeatureStore(cfg.data.cache_mb << 20)
     width = window_frames(cfg.encoder)
-    train_ds = splits.train if cfg.loss.ssl.enabled else _labelled_only(splits.train)
+    train_ds = splits.train if cfg.loss.ssl.enabled else _supervised_only(splits.train, cfg,
+                                                                          splits)
     train_cache = LogMelCache(train_ds, cfg.encoder, store=store)
     skipped = set(train_cache.fill(progress, "log-mels (train)", skip_unlabelled_errors=True))
     if skipped:  # e.g. a recording of pure silence among the unlabelled ones
         train_ds = MusicDataset([t for i, t in enumerate(train_ds) if i not in skipped],
                                 train_ds.schema, name=train_ds.name, card=train_ds.card)
         train_cache = LogMelCache(train_ds, cfg.encoder, store=store)
-    train = ClipWindows(train_cache, width, cfg.seed)
+    train = ClipWindows(train_cache, width, cfg.seed, teacher=_teacher(train_ds, cfg, splits))
     val = None
     if len(splits.val) >= 2:
         val_cache = LogMelCache(splits.val, cfg.encoder, store=store)
         val_cache.fill(progress, "log-mels (val)")
-        val = ClipWindows(val_cache, width, cfg.seed)
+        val = ClipWindows(val_cache, width, cfg.seed, teacher=_teacher(splits.val, cfg, splits))
     return train, val
 
 
-def _labelled_only(ds: MusicDataset) -> MusicDataset:
-    return MusicDataset([t for t in ds if t.labelled], ds.schema, name=ds.name, card=ds.card)
+def _teacher(ds: MusicDataset, cfg: TrainConfig, splits: Splits) -> TeacherTargets | None:
+    if cfg.data.teacher is None:
+        return None
+    return TeacherTargets(ds, cfg.data.teacher, splits.root or Path(cfg.data.path))
+
+
+def _supervised_only(ds: MusicDataset, cfg: TrainConfig, splits: Splits) -> MusicDataset:
+    """The clips a supervised loss learns from: the labelled ones, and with teacher targets
+    also the unlabelled clips the teacher has outputs for."""
+    keep = [t.labelled for t in ds]
+    if cfg.data.teacher is not None:
+        folder = Path(cfg.data.teacher) / TEACHER_DIR
+        root = splits.root or Path(cfg.data.path)
+        keep = [k or teacher_file(t, folder, root) is not None for k, t in zip(keep, ds,
+                                                                              strict=True)]
+    return MusicDataset([t for k, t in zip(keep, ds, strict=True) if k], ds.schema,
+                        name=ds.name, card=ds.card)
 
 
 @torch.no_grad()
@@ -107,7 +126,8 @@ def finalize_head(encoder: Encoder, supervised: SupervisedObjective | None,
                   train: ClipWindows, val: ClipWindows | None) -> str:
     """Give the encoder its shipped cosine tag head; returns ``copied`` or ``fitted``."""
     loss = getattr(supervised, "loss", None)
-    if supervised is not None and supervised.method in ("proxy", "classification") and (
+    if supervised is not None and supervised.method in ("proxy", "classification",
+                                                        "distillation") and (
             loss.head.normalize_embedding):  # type: ignore[union-attr]
         tag_head.copy_loss_head(loss, encoder)  # type: ignore[arg-type]
         return "copied"
@@ -137,12 +157,20 @@ def evaluate_encoder(encoder: Encoder, splits: Splits, cfg: TrainConfig, split: 
 
 def build_trainer(cfg: TrainConfig, splits: Splits, train_clips: ClipWindows,
                   val_clips: ClipWindows | None, run_dir: Path, device: torch.device,
-                  progress: bool = False) -> Trainer:
-    """A seeded encoder, its objectives and the :class:`Trainer` over the cached clips."""
+                  progress: bool = False, start: LoadedModel | None = None,
+                  init_report: dict[str, Any] | None = None) -> Trainer:
+    """A seeded encoder (or one started from the checkpoint ``start``, whose report goes
+    into ``init_report``), its objectives and the :class:`Trainer` over the cached clips."""
     encoder = build_encoder(cfg, splits.schema)
     generator = torch.Generator().manual_seed(cfg.seed)
     supervised = (SupervisedObjective(cfg.loss, splits.schema, generator)
                   if cfg.loss.method != "none" else None)
+    if start is not None:  # before the SSL objective copies the encoder into an EMA target
+        report = init_encoder(encoder, start)
+        if supervised is not None:
+            init_loss_head(supervised.loss, encoder, report["kept_tags"])
+        if init_report is not None:
+            init_report.update(report)
     steps = train_clips.num_batches(cfg.batch_size)
     ssl = (SSLObjective(cfg.loss.ssl, encoder, steps * (cfg.epochs + cfg.pretrain_epochs), steps)
            if cfg.loss.ssl.enabled else None)
@@ -179,10 +207,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progres
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     splits = load_splits(cfg, data)
+    start = load_init(cfg, splits.schema)  # checked before the log-mels are computed
     t0 = time.perf_counter()
     train_clips, val_clips = make_caches(splits, cfg, progress, store)
     cache_seconds = time.perf_counter() - t0
-    trainer = build_trainer(cfg, splits, train_clips, val_clips, run_dir, device, progress)
+    init: dict[str, Any] = {}
+    trainer = build_trainer(cfg, splits, train_clips, val_clips, run_dir, device, progress,
+                            start=start, init_report=init)
     encoder, supervised = trainer.encoder, trainer.supervised
     if resume and (run_dir / LAST).is_file():
         trainer.load(run_dir / LAST)
@@ -206,6 +237,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = True, progres
         "cache_seconds": round(cache_seconds, 1),
         "device": str(device), "threads": torch.get_num_threads(),
         "tag_head": head,
+        "init_from": init or None,
         "history": [{k: v for k, v in h.items() if v is not None} for h in state.history],
     }
     metrics: dict[str, Any] = (evaluate_encoder(encoder, splits, cfg, "test", progress)

@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from layout.facets import unit_facets
 from layout.schema import ConceptSchema
 from model.encoder import Encoder
-from model.losses import ClassificationLoss, ProxyLoss
+from model.losses import ClassificationLoss, DistillationLoss, ProxyLoss
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def facet_rows(weight: torch.Tensor, schema: ConceptSchema) -> torch.Tensor:
 
 
 @torch.no_grad()
-def copy_loss_head(loss: ProxyLoss | ClassificationLoss, encoder: Encoder) -> None:
+def copy_loss_head(loss: ProxyLoss | ClassificationLoss | DistillationLoss,
+                   encoder: Encoder) -> None:
     """Copy a cosine-type loss head into ``encoder.head`` (cosine kind) exactly.
 
     Raises:

@@ -1,6 +1,8 @@
-"""``musicprism dataset build | real``: the flags of :mod:`model.data`'s typed entry points
-(``benchmark.build.build`` renders the labelled corpus, ``real.fetch_real`` fetches real
-recordings from Debian's game-music packages)."""
+"""``musicprism dataset build | real | import | teacher``: the flags of the typed entry points
+(``model.data.benchmark.build.build`` renders the labelled corpus, ``model.data.real.
+fetch_real`` fetches real recordings from Debian's game-music packages,
+``model.teacher.label`` labels a manifest with the distillation teacher; ``import`` is in
+:mod:`service.cli.dataset_import`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 from service.cli.common import data_dir_of
+from service.cli.dataset_import import add_import
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,67 @@ def run_real(args: argparse.Namespace) -> int:
     sys.stdout.write(f"{'total':28s} {sum(s.tracks for s in summaries):4d} tracks "
                      f"{total_h:6.2f} h -> {Path(out) / 'manifest.csv'}\n")
     return 0
+
+
+def run_teacher(args: argparse.Namespace) -> int:
+    """Label a manifest's tracks with the musicnn teacher; 0 on success, 1 on an error."""
+    import torch
+
+    from model.teacher.label import LabelConfig, label_manifest, write_teacher_csv
+    from model.teacher.musicnn import load_musicnn
+    from model.teacher.weights import WHEEL_NAME, WheelError, ensure_wheel
+
+    manifest = Path(args.data) / "manifest.csv"
+    out = Path(args.out) if args.out is not None else Path(args.data)
+    wheel = Path(args.wheel) if args.wheel is not None else Path(sys.prefix) / "teacher"
+    try:
+        i, n = (int(v) for v in args.shard.split("/"))
+        if not 0 <= i < n:
+            raise ValueError
+    except ValueError:
+        sys.stderr.write(f"musicprism: --shard '{args.shard}' must be i/n with 0 <= i < n\n")
+        return 2
+    if not manifest.is_file():
+        sys.stderr.write(f"musicprism: no manifest.csv in '{args.data}'\n")
+        return 1
+    try:
+        model = load_musicnn(wheel if wheel.suffix == ".whl" else ensure_wheel(wheel))
+    except (OSError, ValueError, WheelError) as exc:  # the bundle errors are ValueErrors
+        sys.stderr.write(f"musicprism: cannot load the teacher ({WHEEL_NAME}): {exc}\n")
+        return 1
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    cfg = LabelConfig(max_seconds=args.max_seconds, batch_windows=args.batch_windows,
+                      shard=(i, n), limit=args.limit)
+    report = label_manifest(manifest, out, model, cfg)
+    listed, skipped = write_teacher_csv(manifest, out)
+    sys.stdout.write(f"labelled {report.labelled}, already done {report.already}, skipped "
+                     f"{report.skipped} ({report.audio_seconds / 3600:.2f} h of audio in "
+                     f"{report.wall_seconds:.0f} s)\n{listed} tracks in {out / 'teacher.csv'}, "
+                     f"{skipped} in {out / 'teacher_skipped.csv'}; train with "
+                     f"data.teacher: {out}\n")
+    return 0
+
+
+def _add_teacher(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "teacher", help="label a manifest's tracks with the musicnn teacher (distillation)",
+        description="Run the musicnn MSD-50 teacher over every track of DATA/manifest.csv, "
+        "window by window: OUT/teacher/<key>.npz (per-window probabilities), OUT/teacher.csv "
+        "(mean per track) and OUT/teacher_skipped.csv. Resumable; shardable over processes.")
+    p.add_argument("data", type=Path, help="dataset folder holding manifest.csv")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: DATA)")
+    p.add_argument("--wheel", type=Path, default=None,
+                   help="the musicnn-0.1.0 wheel, or the folder that holds it (fetched there, "
+                        "hash-pinned, when missing; default: <environment>/teacher, where "
+                        "make install puts it)")
+    p.add_argument("--shard", default="0/1", help="i/n: this process labels rows i, i+n, ...")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--batch-windows", type=int, default=8, help="windows per forward pass")
+    p.add_argument("--max-seconds", type=float, default=3600.0,
+                   help="longer tracks are skipped and reported")
+    p.add_argument("--limit", type=int, default=None, help="at most this many rows")
+    p.set_defaults(func=run_teacher)
 
 
 def _add_build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -120,3 +184,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = dataset.add_subparsers(dest="dataset_command", required=True)
     _add_build(sub)
     _add_real(sub)
+    add_import(sub)
+    _add_teacher(sub)

@@ -6,6 +6,7 @@ serving install answers ``--help`` without them."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shutil
@@ -22,9 +23,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from model.train.run import train
 
     cfg = load_config(resolve_config(args.config), args.set)
+    if args.init_from is not None:
+        cfg = dataclasses.replace(cfg, init_from=str(args.init_from))
     run_dir = args.run_dir or Path("runs") / cfg.name
     result = train(cfg, run_dir, resume=not args.no_resume, progress=not args.quiet,
-                   command=command_line(args, ("config",), ("set", "data", "run_dir", "ship")),
+                   command=command_line(args, ("config",), ("set", "data", "init_from",
+                                                            "run_dir", "ship")),
                    data=args.data)
     if args.ship is not None:
         args.ship.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set loss.ssl.method=ntxent")
     p.add_argument("--data", type=Path, default=None, help="dataset directory (data.path)")
+    p.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
+                   help="fine-tune this checkpoint (init_from): its encoder weights are the "
+                        "start; new tags in the data's concepts.json get fresh head rows")
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/<name>")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing last.pt")
     p.add_argument("--ship", type=Path, default=None,

@@ -24,7 +24,7 @@ COLUMNS = {"genre": [0, 1, 2], "mood": [3, 4]}
 
 
 def test_configs_accept_exactly_the_registered_methods():
-    assert METHODS == ("triplet", "proxy", "classification", "none")
+    assert METHODS == ("triplet", "proxy", "classification", "distillation", "none")
     assert SSL_METHODS == ("none", "ntxent", "byol", "vicreg", "barlow_twins", "dino")
     assert set(METHODS) | set(SSL_METHODS) == set(LOSSES) | {"none"}
     with pytest.raises(ConfigError, match="loss.method='softmax': valid: triplet, proxy"):

@@ -26,6 +26,7 @@ SUPERVISED = {
     "proxy": {"method": "proxy"},
     "classification-plain": {"method": "classification", "normalize": False},
     "classification-norm": {"method": "classification", "normalize": True},
+    "distillation": {"method": "distillation"},
 }
 SSL = ["ntxent", "byol", "vicreg", "barlow_twins", "dino"]
 
@@ -118,7 +119,7 @@ def test_ssl_only_and_pretraining_stage(clips, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["triplet", "triplet-track-reg", "proxy",
-                                  "classification-norm"])
+                                  "classification-norm", "distillation"])
 def test_unlabelled_rows_get_no_supervised_gradient(name):
     cfg = tiny_config(loss=SUPERVISED[name])
     schema = build_schema(cfg, CONCEPTS)
@@ -137,7 +138,7 @@ def test_unlabelled_rows_get_no_supervised_gradient(name):
         return
     assert torch.all(grad_rows[:, ~labelled] == 0)
     assert torch.all(grad_rows[:, labelled].sum(dim=0) > 0)
-    if name in ("proxy", "classification-norm"):  # = the loss on the labelled rows alone
+    if name in ("proxy", "classification-norm", "distillation"):  # = labelled rows alone
         keep = labelled.repeat(2)
         ref = obj.loss(z[keep], tags.repeat(2, 1)[keep])
         torch.testing.assert_close(loss, ref)
