@@ -21,7 +21,9 @@ from service.errors import (
     InvalidValue,
     IsrcConflict,
     NotReady,
+    RepeatedParameter,
     TrackNotFound,
+    UnknownParameter,
     UnknownTag,
 )
 
@@ -31,6 +33,8 @@ STATUS: list[tuple[type[Exception], int]] = [
     (TrackNotFound, 404),
     (AudioNotStored, 404),
     (UnknownTag, 422),
+    (UnknownParameter, 422),
+    (RepeatedParameter, 422),
     (InvalidValue, 422),
     (ExternalIdConflict, 409),
     (IsrcConflict, 409),
