@@ -22,7 +22,10 @@ from service.schemas import QueryInfo, SimilarResponse
 
 router = APIRouter(tags=["similarity"], responses=ERRORS, route_class=GatedRoute)
 
-FACET_HELP = "A facet ('mood') or a weighted mix ('mood:0.7,genre:0.3'); default: all facets."
+FACET_HELP = (
+    "A facet ('mood') or a weighted mix ('mood:0.7,genre:0.3'; a negative weight ranks by "
+    "dissimilarity in its facet: 'genre:1,mood:-1'); default: all facets."
+)
 IDENTIFY_HELP = (
     "Put the catalogue recording the clip is cut from first (audio fingerprint); false: rank "
     "by embedding only."
