@@ -98,7 +98,11 @@ class UnknownParameter(MusicprismError, ValueError):
         self.names = list(names)
         self.valid = list(valid)
         self.where = where
-        given = ", ".join(f"'{n}'" for n in self.names)
+        # The names come from the request: a few, each cut short, are enough to say which.
+        shown = [n if len(n) <= 40 else n[:40] + "..." for n in self.names[:5]]
+        given = ", ".join(f"'{n}'" for n in shown)
+        if len(self.names) > len(shown):
+            given += f" (and {len(self.names) - len(shown)} more)"
         plural = "s" if len(self.names) > 1 else ""
         takes = (
             f"valid {where}s: {', '.join(self.valid)}" if self.valid

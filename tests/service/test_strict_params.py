@@ -57,6 +57,19 @@ def test_every_api_route_refuses_unknown_query_parameters(shelf: Shelf):
     assert shelf.client.get(f"/tracks/{tid}").status_code == 200  # nothing was deleted
 
 
+def test_many_or_long_unknown_names_are_named_briefly(shelf: Shelf):
+    tid = shelf.ids["a1"]
+    r = shelf.client.get(f"/similar/{tid}?" + "&".join(f"p{i}=1" for i in range(2000)))
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith(
+        "unknown query parameters 'p0', 'p1', 'p2', 'p3', 'p4' (and 1995 more); valid query "
+        "parameters: facet, k, "
+    )
+    r = shelf.client.get(f"/similar/{tid}?{'x' * 5000}=1")
+    assert r.json()["detail"].startswith(f"unknown query parameter '{'x' * 40}...'; valid ")
+    assert len(r.text) < 400
+
+
 def test_unknown_form_field_is_refused(shelf: Shelf):
     data = encode(song("q", 1.0), SR, "wav")
     r = shelf.client.post("/similar", files={"file": ("q.wav", data)},
