@@ -7,7 +7,8 @@ request that carries any other with :class:`~service.errors.UnknownParameter`, w
 the valid ones, and one that repeats a parameter taking a single value (``k=5&k=6``: which
 one was meant?) with :class:`~service.errors.RepeatedParameter`. Query parameters are
 checked before the body is read; form fields once the form is parsed (it is parsed once:
-FastAPI's handler reuses it). JSON bodies are checked by their models (``extra="forbid"``).
+FastAPI's handler reuses it). No route takes a JSON body; one that did would refuse unknown
+keys in its model (``extra="forbid"``).
 """
 
 from __future__ import annotations
