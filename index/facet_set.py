@@ -216,7 +216,8 @@ class FacetIndexSet:
         Args:
             xq: (nq, D) float32 full-space queries.
             k: neighbours per query, >= 1.
-            weights: facet name -> weight >= 0 (normally summing to 1); unlisted facets get 0.
+            weights: facet name -> weight (normally their absolute values sum to 1); unlisted
+                facets get 0; a negative weight ranks by dissimilarity in its facet.
             allow_ids: only these track ids may be returned.
             exclude_ids: these track ids may not be returned.
 
@@ -225,15 +226,15 @@ class FacetIndexSet:
             where fewer than k tracks qualify.
 
         Raises:
-            FacetWeightError: unknown facet, negative or non-finite weight, all zero.
+            FacetWeightError: unknown facet, non-finite weight, all zero.
         """
         xq = check_vectors(xq, self.schema.dim, "xq")
         filters: dict[str, Any] = dict(allow_ids=allow_ids, exclude_ids=exclude_ids)
         if weights is None:
             return self._full.search(xq, k, **filters)
         w = layout.check_weights(weights, self.schema)
-        active = [name for name, value in w.items() if value > 0]
-        if len(active) == 1 and self._k > 1:
+        active = [name for name, value in w.items() if value != 0]
+        if len(active) == 1 and w[active[0]] > 0 and self._k > 1:
             (name,) = active
             part = self._split(xq)[name]
             distances, labels = self._facets[name].search(part, k, **filters)

@@ -29,7 +29,7 @@ EPS = 1e-12
 
 
 class FacetWeightError(ValueError):
-    """Facet weights that name an unknown facet, are negative, or sum to zero."""
+    """Facet weights that name an unknown facet, are not finite numbers, or are all zero."""
 
 
 def normalize_slices(x: Any, slices: Sequence[slice]) -> Any:
@@ -95,11 +95,13 @@ def facet_cosines(a: np.ndarray, b: np.ndarray, schema: ConceptSchema) -> np.nda
 def parse_weights(spec: str | None, schema: ConceptSchema) -> dict[str, float]:
     """Parse ``"mood"`` or ``"mood:0.7,genre:0.3"`` into normalised facet weights.
 
-    ``None`` or ``""`` means every facet with equal weight (the full space). Weights are
-    normalised to sum to 1 so that scores stay cosine-like in [-1, 1].
+    ``None`` or ``""`` means every facet with equal weight (the full space). A negative
+    weight asks for *unlike* in that facet (``"genre:1,mood:-1"``: same genre, different
+    mood). Weights are normalised so that their absolute values sum to 1, so scores stay
+    cosine-like in [-1, 1] (for weights >= 0 they sum to 1).
 
     Raises:
-        FacetWeightError: unknown facet, malformed or negative weight, or all weights zero.
+        FacetWeightError: unknown facet, malformed or non-finite weight, or all weights zero.
     """
     names = schema.facet_names
     if spec is None or not spec.strip():
@@ -122,8 +124,8 @@ def parse_weights(spec: str | None, schema: ConceptSchema) -> dict[str, float]:
 
 
 def check_weights(weights: Mapping[str, float], schema: ConceptSchema) -> dict[str, float]:
-    """Facet weights as floats, checked: known facets, finite, >= 0, not all zero (the sum
-    is not changed).
+    """Facet weights as floats, checked: known facets, finite, not all zero (they are not
+    rescaled; a negative weight ranks by dissimilarity in its facet).
 
     Raises:
         FacetWeightError: naming the valid facets, or the weight that is wrong.
@@ -132,8 +134,8 @@ def check_weights(weights: Mapping[str, float], schema: ConceptSchema) -> dict[s
     for name, value in weights.items():
         _check_facet(name, schema.facet_names)
         out[name] = _check_value(name, value)
-    if sum(out.values()) <= 0:
-        raise FacetWeightError("facet weights sum to zero")
+    if not any(out.values()):
+        raise FacetWeightError("facet weights are all zero")
     return out
 
 
@@ -143,15 +145,15 @@ def _check_facet(name: str, names: Sequence[str]) -> None:
 
 
 def _check_value(name: str, value: float) -> float:
-    if not np.isfinite(value) or value < 0:
-        raise FacetWeightError(f"weight for facet '{name}' must be finite and >= 0, got {value}")
+    if not np.isfinite(value):
+        raise FacetWeightError(f"weight for facet '{name}' must be finite, got {value}")
     return float(value)
 
 
 def _normalised(weights: Mapping[str, float]) -> dict[str, float]:
-    total = sum(weights.values())
+    total = sum(abs(w) for w in weights.values())
     if total <= 0:
-        raise FacetWeightError("facet weights sum to zero")
+        raise FacetWeightError("facet weights are all zero")
     return {n: w / total for n, w in weights.items()}
 
 

@@ -22,7 +22,17 @@ from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
 from service.api.page import install_page
-from service.api.routes import admin, audio, health, jobs, metrics, search, similar, tracks
+from service.api.routes import (
+    admin,
+    audio,
+    health,
+    jobs,
+    metrics,
+    search,
+    seeds,
+    similar,
+    tracks,
+)
 from service.catalog import Catalog, CatalogConfig
 from service.db import assert_at_head, make_engine, make_session_factory
 from service.jobs import JobConfig, JobRunner, Spool
@@ -106,7 +116,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, tracks, jobs, audio, similar, search, admin, metrics):
+    for module in (health, tracks, jobs, audio, similar, seeds, search, admin, metrics):
         app.include_router(module.router)
     install_docs(app)
     install_page(app)

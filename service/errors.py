@@ -99,6 +99,36 @@ class UnknownTag(MusicprismError, KeyError):
         return str(self.args[0])
 
 
+class UnknownParameter(MusicprismError, ValueError):
+    """Request parameters that the route does not take; names the ones it does."""
+
+    def __init__(self, names: Iterable[str], valid: Iterable[str], *, where: str) -> None:
+        self.names = list(names)
+        self.valid = list(valid)
+        self.where = where
+        # The names come from the request: a few, each cut short, are enough to say which.
+        shown = [n if len(n) <= 40 else n[:40] + "..." for n in self.names[:5]]
+        given = ", ".join(f"'{n}'" for n in shown)
+        if len(self.names) > len(shown):
+            given += f" (and {len(self.names) - len(shown)} more)"
+        plural = "s" if len(self.names) > 1 else ""
+        takes = (
+            f"valid {where}s: {', '.join(self.valid)}" if self.valid
+            else f"this route takes no {where}s"
+        )
+        super().__init__(f"unknown {where}{plural} {given}; {takes}")
+
+
+class RepeatedParameter(MusicprismError, ValueError):
+    """A parameter that takes one value, given several times."""
+
+    def __init__(self, name: str, times: int, *, where: str) -> None:
+        self.name = name
+        self.times = times
+        self.where = where
+        super().__init__(f"{where} '{name}' is given {times} times; it takes one value")
+
+
 class DimensionMismatch(MusicprismError, ValueError):
     """A vector (or a stored blob) whose shape is not what the model version says."""
 

@@ -69,12 +69,22 @@ class SimilarResult(BaseModel):
     )
 
 
+class SeedsInfo(BaseModel):
+    positive: list[int] = Field(description="Positive seed track ids.")
+    negative: list[int] = Field(description="Negative seed track ids.")
+    positive_clips: int = Field(description="Uploaded positive clips.")
+    negative_clips: int = Field(description="Uploaded negative clips.")
+    negative_weight: float
+    strategy: str = Field(description="How the seeds were combined: 'average_vector'.")
+
+
 class QueryInfo(BaseModel):
     duration: float | None = Field(None, description="Seconds of query audio used.")
     track_id: int | None = None
     tags: dict[str, list[TagScore]] | None = Field(
         None, description="Predicted tags of the query clip, by concept (top 3 each)."
     )
+    seeds: SeedsInfo | None = Field(None, description="The seeds of POST /similar/query.")
 
 
 class SimilarResponse(BaseModel):

@@ -19,6 +19,8 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 
+from service.api.strict import StrictRoute
+
 API_KEY_HEADER = "X-API-Key"
 WWW_AUTHENTICATE = {"WWW-Authenticate": "ApiKey"}
 #: Set on ``request.state`` once the gate has let a write through.
@@ -58,8 +60,9 @@ def depends_on(route: APIRoute, guard: object) -> bool:
     return False
 
 
-class GatedRoute(APIRoute):
-    """An ``APIRoute`` that, when it depends on the write guard, checks the key first."""
+class GatedRoute(StrictRoute):
+    """An ``APIRoute`` that, when it depends on the write guard, checks the key first (and,
+    as every :class:`StrictRoute`, refuses parameters it does not declare)."""
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()

@@ -22,7 +22,9 @@ from service.errors import (
     IsrcConflict,
     JobNotFound,
     NotReady,
+    RepeatedParameter,
     TrackNotFound,
+    UnknownParameter,
     UnknownTag,
 )
 
@@ -33,6 +35,8 @@ STATUS: list[tuple[type[Exception], int]] = [
     (JobNotFound, 404),
     (AudioNotStored, 404),
     (UnknownTag, 422),
+    (UnknownParameter, 422),
+    (RepeatedParameter, 422),
     (InvalidValue, 422),
     (ExternalIdConflict, 409),
     (IsrcConflict, 409),

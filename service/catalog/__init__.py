@@ -24,12 +24,15 @@ from model.checkpoint import LoadedModel
 from service.audio_store import AudioStore
 from service.catalog.binding import StoreBinding
 from service.catalog.config import CatalogConfig
+from service.catalog.filters import NO_FILTER, TAG_FILTER_THRESHOLD, TrackFilter
 from service.catalog.lifecycle import IndexLifecycle
-from service.catalog.queries import TAG_FILTER_THRESHOLD, Hit, Queries
+from service.catalog.queries import Hit, Queries
 from service.catalog.recordings import IngestOutcome, Recordings, TrackMeta
 
 __all__ = [
+    "NO_FILTER",
     "TAG_FILTER_THRESHOLD",
+    "TrackFilter",
     "Catalog",
     "CatalogConfig",
     "Hit",

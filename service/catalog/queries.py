@@ -7,7 +7,7 @@ whenever k tracks qualify; every result is explained facet by facet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,12 +20,10 @@ from model.checkpoint import LoadedModel
 from service import store
 from service.audio_store import AudioNotStored, AudioStore, StoredAudio
 from service.catalog.binding import StoreBinding
+from service.catalog.filters import NO_FILTER, TrackFilter
 from service.catalog.lifecycle import IndexLifecycle
 from service.errors import TrackNotFound, UnknownTag
 from service.models import Track
-
-#: A track carries a tag (for ``tag=`` filters) when its predicted probability reaches this.
-TAG_FILTER_THRESHOLD = 0.5
 
 
 @dataclass
@@ -112,12 +110,11 @@ class Queries:
         *,
         k: int,
         facet: str | None = None,
-        exclude_ids: Iterable[int] = (),
-        exclude_artist: str | None = None,
-        tag_filter: Iterable[str] = (),
+        filters: TrackFilter = NO_FILTER,
         matches: Sequence[fingerprints.RecordingMatch] = (),
     ) -> tuple[dict[str, float], list[Hit]]:
-        """Tracks nearest to a full-space query vector under a facet mix, with explanations.
+        """Tracks nearest to a full-space query vector under a facet mix, with explanations,
+        among those ``filters`` let through.
 
         ``matches`` (from ``Recordings.identify``): recordings the query was cut from. Those
         that pass the filters come first, in their order, whatever their score: the same
@@ -127,7 +124,7 @@ class Queries:
         indexes = self.indexes
         indexes.sync()
         with self.binding.session() as session:
-            allow, exclude = self._filters(session, exclude_ids, exclude_artist, tag_filter)
+            allow, exclude = self._filters(session, filters)
             with indexes.lock:
                 if allow is not None and not allow:
                     return weights, []
@@ -152,9 +149,10 @@ class Queries:
         return weights, hits
 
     def search_tags(
-        self, tags: list[str], *, k: int, exclude_artist: str | None = None
+        self, tags: list[str], *, k: int, filters: TrackFilter = NO_FILTER
     ) -> list[Hit]:
-        """Tracks ranked by the mean cosine between their facets and the tags' proxies."""
+        """Tracks ranked by the mean cosine between their facets and the tags' proxies,
+        among those ``filters`` let through."""
         unknown = [t for t in tags if t not in self.schema.tags]
         if unknown:
             raise UnknownTag(unknown[0], self.schema.tags)
@@ -162,39 +160,53 @@ class Queries:
         indexes = self.indexes
         indexes.sync()
         with self.binding.session() as session:
-            _, exclude = self._filters(session, (), exclude_artist, ())
+            allow, exclude = self._filters(session, filters)
+            if allow is not None and not allow:
+                return []
             with indexes.lock:
                 D, I = indexes.index.search(query[None, :], k, weights=weights,
-                                            exclude_ids=exclude)
+                                            allow_ids=allow, exclude_ids=exclude)
                 ids = [int(i) for i in I[0] if i >= 0]
                 vectors = np.stack([indexes.index.get(i) for i in ids]) if ids else None
             return self._hits(session, ids, D[0][: len(ids)], query, vectors)
 
     # --- helpers --------------------------------------------------------------------------
     def _filters(
-        self,
-        session: Session,
-        exclude_ids: Iterable[int],
-        exclude_artist: str | None,
-        tag_filter: Iterable[str],
+        self, session: Session, filters: TrackFilter
     ) -> tuple[set[int] | None, set[int]]:
-        exclude = {int(i) for i in exclude_ids}
-        if exclude_artist:
-            exclude |= set(store.track_ids_by_artist(session, artist=exclude_artist).tolist())
-        allow: set[int] | None = None
-        for tag in tag_filter:
-            if tag not in self.schema.tags:
-                raise UnknownTag(tag, self.schema.tags)
-            ids = set(
-                store.track_ids_with_tag(
-                    session, tag=tag, min_score=TAG_FILTER_THRESHOLD,
-                    model_version_id=self.binding.model_version_id,
-                ).tolist()
+        """(the ids a search may return, None for any; the ids it may not)."""
+        exclude = {int(i) for i in filters.exclude_ids}
+        if filters.exclude_artist:
+            exclude |= set(
+                store.track_ids_by_artist(session, artist=filters.exclude_artist).tolist()
             )
-            allow = ids if allow is None else allow & ids
+        allow: set[int] | None = None
+        if filters.on_metadata:
+            allow = set(store.track_ids_matching(
+                session, artists=filters.artists, albums=filters.albums, isrcs=filters.isrcs,
+                year_min=filters.year_min, year_max=filters.year_max,
+                duration_min=filters.duration_min, duration_max=filters.duration_max,
+            ).tolist())
+        if filters.tags:
+            tagged = self._tagged(session, filters)
+            allow = tagged if allow is None else allow & tagged
         if allow is not None:
             allow -= exclude
         return allow, exclude
+
+    def _tagged(self, session: Session, filters: TrackFilter) -> set[int]:
+        """Ids of the tracks scored above the threshold for all (or any) of the tags."""
+        unknown = [t for t in filters.tags if t not in self.schema.tags]
+        if unknown:
+            raise UnknownTag(unknown[0], self.schema.tags)
+        sets = [
+            set(store.track_ids_with_tag(
+                session, tag=tag, min_score=filters.tag_threshold,
+                model_version_id=self.binding.model_version_id,
+            ).tolist())
+            for tag in dict.fromkeys(filters.tags)
+        ]
+        return set.intersection(*sets) if filters.tag_mode == "all" else set.union(*sets)
 
     def _scores(
         self,

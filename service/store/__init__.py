@@ -34,6 +34,7 @@ from service.store.queries import (
     tag_scores_by_concept,
     tag_scores_for,
     track_ids_by_artist,
+    track_ids_matching,
     track_ids_with_tag,
     tracks_by_ids,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "tag_scores_by_concept",
     "tag_scores_for",
     "track_ids_by_artist",
+    "track_ids_matching",
     "track_ids_with_tag",
     "put_embedding",
     "put_fingerprint",

@@ -117,6 +117,46 @@ def track_ids_by_artist(session: Session, *, artist: str) -> np.ndarray:
     return as_ids(session.scalars(stmt).all())
 
 
+def track_ids_matching(
+    session: Session,
+    *,
+    artists: Sequence[str] = (),
+    albums: Sequence[str] = (),
+    isrcs: Sequence[str] = (),
+    year_min: int | None = None,
+    year_max: int | None = None,
+    duration_min: float | None = None,
+    duration_max: float | None = None,
+) -> np.ndarray:
+    """Ids (int64, ascending) of the tracks that meet every condition given: by one of
+    ``artists`` (matched as :func:`artist_key`), on one of ``albums`` (exact text), with one
+    of ``isrcs`` (any accepted spelling; raises InvalidValue when malformed), released in
+    ``[year_min, year_max]``, lasting ``[duration_min, duration_max]`` seconds. A track
+    without the field fails the condition (SQL's NULL comparisons)."""
+    conditions = [*_one_of(Track.artist_key, [artist_key(a) or "" for a in artists]),
+                  *_one_of(Track.album, albums),
+                  *_one_of(Track.isrc, [check_isrc(i) or "" for i in isrcs])]
+    if year_min is not None:
+        conditions.append(Track.year >= int(year_min))
+    if year_max is not None:
+        conditions.append(Track.year <= int(year_max))
+    if duration_min is not None:
+        conditions.append(Track.duration_seconds >= float(duration_min))
+    if duration_max is not None:
+        conditions.append(Track.duration_seconds <= float(duration_max))
+    stmt = select(Track.id).where(*conditions).order_by(Track.id)
+    return as_ids(session.scalars(stmt).all())
+
+
+def _one_of(column: Any, values: Sequence[str]) -> list[ColumnElement[bool]]:
+    """``column IN values`` (no condition for no values); values no row can hold (see
+    :func:`_unstorable`) are left out, and when none is left nothing matches."""
+    if not values:
+        return []
+    storable = [v for v in dict.fromkeys(values) if not _unstorable(v)]
+    return [column.in_(storable) if storable else false()]
+
+
 def track_ids_with_tag(
     session: Session, *, tag: str, model_version_id: int, min_score: float
 ) -> np.ndarray:

@@ -50,6 +50,10 @@ def test_parse_weights():
     assert parse_weights(None, SCHEMA) == {"a": 0.5, "b": 0.5}
     assert parse_weights("a", SCHEMA) == {"a": 1.0}
     assert parse_weights("a:3, b:1", SCHEMA) == {"a": 0.75, "b": 0.25}
+    # negative: unlike in that facet; absolute values sum to 1
+    assert parse_weights("a:1,b:-1", SCHEMA) == {"a": 0.5, "b": -0.5}
+    assert parse_weights("a:-3, b:1", SCHEMA) == {"a": -0.75, "b": 0.25}
+    assert parse_weights("b:-2", SCHEMA) == {"b": -1.0}
 
 
 @pytest.mark.parametrize(
@@ -57,10 +61,11 @@ def test_parse_weights():
     [
         ("tempo", "unknown facet 'tempo'; valid facets: a, b"),
         ("a:x", "not a number"),
-        ("a:-1", ">= 0"),
+        ("a:-1,b:1,a:2", "given twice"),
         ("a:nan", "not a number: .nan. \\(expected a plain decimal"),
         ("a:1_0", "not a number"),
-        ("a:0", "sum to zero"),
+        ("a:0", "all zero"),
+        ("a:0,b:-0", "all zero"),
         ("a:1,a:2", "given twice"),
         ("'; DROP TABLE tracks; --", "unknown facet"),
     ],

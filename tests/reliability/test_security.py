@@ -24,9 +24,9 @@ from tests.reliability.helpers import Deployment, assert_clean_error, make_deplo
 from tests.service.conftest import API_KEY, SR, song
 
 WRITES = {"post", "put", "patch", "delete"}
-# Operations that use a write method but change nothing: a query whose clip must travel as a
+# Operations that use a write method but change nothing: queries whose clips must travel as a
 # body. A new write route is covered unless it is added here, on purpose.
-READ_ONLY = {("POST", "/similar")}
+READ_ONLY = {("POST", "/similar"), ("POST", "/similar/query")}
 NO_TRACK = 2**31 - 1  # a valid id that no track has
 
 

@@ -60,6 +60,8 @@ def test_get_track_has_tags_by_concept(catalogue: Catalogue):
         ("mood", {"mood": 1.0}),
         ("mood:0.7,genre:0.3", {"mood": 0.7, "genre": 0.3}),
         ("era:1,instrument:3", {"era": 0.25, "instrument": 0.75}),
+        ("genre:1,mood:-1", {"genre": 0.5, "mood": -0.5}),  # same genre, different mood
+        ("instrument:-1", {"instrument": -1.0}),
     ],
 )
 def test_similar_by_id_matches_brute_force(catalogue: Catalogue, facet, weights):

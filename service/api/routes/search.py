@@ -8,8 +8,10 @@ from fastapi import APIRouter, HTTPException, Query
 
 from service.api.access import GatedRoute
 from service.api.deps import ModelDep, QueriesDep, SettingsDep
+from service.api.filters import QueryMetadataFilters
 from service.api.numbers import Int
 from service.api.routes.common import ERRORS, check_k, summary
+from service.catalog import NO_FILTER
 from service.schemas import (
     FacetInfo,
     FacetsResponse,
@@ -28,14 +30,14 @@ def search(
     settings: SettingsDep,
     tag: Annotated[list[str] | None, Query(description="Tag to rank by; repeat to combine")] = None,
     k: Int = 10,
-    exclude_artist: Annotated[str | None, Query(max_length=500)] = None,
+    filters: QueryMetadataFilters = NO_FILTER,
 ) -> SearchResponse:
     """Tracks ranked by one or more tags (nearest to the tags' proxies in their facets)."""
     check_k(k, settings)
     tags = list(dict.fromkeys(tag or []))
     if not tags:
         raise HTTPException(422, "give at least one tag, e.g. /search?tag=jazz (see GET /tags)")
-    hits = queries.search_tags(tags, k=k, exclude_artist=exclude_artist)
+    hits = queries.search_tags(tags, k=k, filters=filters)
     scores = queries.tag_scores([h.track.id for h in hits], tags)
     return SearchResponse(
         tags=tags,

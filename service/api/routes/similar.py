@@ -8,20 +8,24 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from service.api.access import GatedRoute
 from service.api.deps import QueriesDep, RecordingsDep, SettingsDep
+from service.api.filters import FormFilters, QueryFilters
 from service.api.numbers import Decimal, Int
 from service.api.routes.common import (
     ERRORS,
     TrackId,
-    TrackIdItem,
     check_k,
     predicted_tags,
     results,
 )
+from service.catalog import NO_FILTER
 from service.schemas import QueryInfo, SimilarResponse
 
 router = APIRouter(tags=["similarity"], responses=ERRORS, route_class=GatedRoute)
 
-FACET_HELP = "A facet ('mood') or a weighted mix ('mood:0.7,genre:0.3'); default: all facets."
+FACET_HELP = (
+    "A facet ('mood') or a weighted mix ('mood:0.7,genre:0.3'; a negative weight ranks by "
+    "dissimilarity in its facet: 'genre:1,mood:-1'); default: all facets."
+)
 IDENTIFY_HELP = (
     "Put the catalogue recording the clip is cut from first (audio fingerprint); false: rank "
     "by embedding only."
@@ -38,10 +42,7 @@ def similar_to_clip(
     duration: Annotated[Decimal | None, Form(gt=0, le=86_400)] = None,
     facet: Annotated[str | None, Form(max_length=500, description=FACET_HELP)] = None,
     k: Annotated[Int, Form()] = 10,
-    exclude_artist: Annotated[str | None, Form(max_length=500)] = None,
-    tag: Annotated[
-        list[str] | None, Form(description="Only tracks predicted with this tag")
-    ] = None,
+    filters: FormFilters = NO_FILTER,
     identify: Annotated[bool, Form(description=IDENTIFY_HELP)] = True,
 ) -> SimilarResponse:
     """Catalogue tracks that sound like the uploaded clip (optionally a part of it).
@@ -58,8 +59,7 @@ def similar_to_clip(
         emb.vector,
         k=k,
         facet=facet,
-        exclude_artist=exclude_artist,
-        tag_filter=tag or (),
+        filters=filters,
         matches=matches,
     )
     query = QueryInfo(
@@ -75,13 +75,7 @@ def similar_to_track(
     track_id: TrackId,
     facet: Annotated[str | None, Query(max_length=500, description=FACET_HELP)] = None,
     k: Int = 10,
-    exclude_artist: Annotated[str | None, Query(max_length=500)] = None,
-    tag: Annotated[
-        list[str] | None, Query(description="Only tracks predicted with this tag")
-    ] = None,
-    exclude: Annotated[
-        list[TrackIdItem] | None, Query(description="Track ids to leave out")
-    ] = None,
+    filters: QueryFilters = NO_FILTER,
 ) -> SimilarResponse:
     """Tracks like this one, in one facet or a weighted mix; the track itself is excluded."""
     check_k(k, settings)
@@ -90,9 +84,7 @@ def similar_to_track(
         vector,
         k=k,
         facet=facet,
-        exclude_ids=[track_id, *(exclude or [])],
-        exclude_artist=exclude_artist,
-        tag_filter=tag or (),
+        filters=filters.excluding(track_id),
     )
     return SimilarResponse(
         facet_weights=weights, k=k, query=QueryInfo(track_id=track_id), results=results(hits)

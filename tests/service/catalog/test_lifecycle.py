@@ -26,7 +26,7 @@ from layout.facets import to_full_space
 from model.checkpoint import load_checkpoint
 from service import store
 from service.app import create_app
-from service.catalog import Catalog, CatalogConfig
+from service.catalog import Catalog, CatalogConfig, TrackFilter
 from tests.service.conftest import API_KEY, make_settings
 from tests.utils.db import create_track, put_embedding
 from tests.utils.models import tiny_checkpoint
@@ -35,9 +35,9 @@ QUERIES = [
     {"facet": None},
     {"facet": "mood"},
     {"facet": "genre:0.7,mood:0.3"},
-    {"facet": None, "exclude_artist": "Artist 1"},
-    {"facet": "genre", "tag_filter": ["rock"]},
-    {"facet": None, "exclude_ids": [3, 4, 5]},
+    {"facet": None, "filters": TrackFilter(exclude_artist="Artist 1")},
+    {"facet": "genre", "filters": TrackFilter(tags=("rock",))},
+    {"facet": None, "filters": TrackFilter(exclude_ids=(3, 4, 5))},
 ]
 
 

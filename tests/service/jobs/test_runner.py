@@ -72,7 +72,7 @@ def test_racing_workers_hold_each_job_once(idle: TestClient) -> None:
 
 def test_a_dead_workers_job_is_taken_over(idle: TestClient) -> None:
     job_id = submit(idle, "beta", "gamma")
-    dead, alive = runner(idle, "dead", lease_s=0.5), runner(idle, "alive")
+    dead, alive = runner(idle, "dead"), runner(idle, "alive")
     with dead.sessions() as session:
         assert job_store.claim_job(session, worker="dead", lease=dead.config.lease) == job_id
         # it ingests the first file, then dies before the second
@@ -80,7 +80,7 @@ def test_a_dead_workers_job_is_taken_over(idle: TestClient) -> None:
     dead._ingest_item(job_id, 0, item.spool, item.filename, dict(item.meta))
     with alive.sessions() as session:  # the lease still runs: nothing to take
         assert job_store.claim_job(session, worker="alive", lease=alive.config.lease) is None
-        later = job_store.utcnow() + dt.timedelta(seconds=1)
+        later = job_store.utcnow() + dead.config.lease + dt.timedelta(seconds=1)
         assert job_store.claim_job(session, worker="alive", lease=alive.config.lease,
                                    now=later) == job_id
     alive.work(job_id)
