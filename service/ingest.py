@@ -7,15 +7,17 @@ import csv
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tqdm import tqdm
 
 from layout.numbers import NumberSyntaxError, parse_int
 from model.audio import AudioError
 from service.catalog import Catalog, TrackMeta
+from service.catalog.recordings import Analysis, IngestOutcome, IngestPlan
 from service.errors import InvalidValue
 
 log = logging.getLogger(__name__)
@@ -152,26 +154,76 @@ def ingest_folder(
     metadata: Path | None = None,
     ingest_root: Path | None = None,
     progress: bool = True,
+    processes: int = 1,
+    model_path: Path | None = None,
 ) -> IngestReport:
     """Ingest every audio file under ``folder``. Safe to re-run after an interruption:
-    tracks already stored (same content hash) are counted as duplicates, not re-embedded."""
+    tracks already stored (same content hash) are counted as duplicates, not re-embedded.
+
+    With ``processes`` > 1, files are decoded, embedded and fingerprinted by that many worker
+    processes, each loading the checkpoint at ``model_path`` (service/ingest_pool.py); the
+    store and the index are still written here, one file at a time, in the order analyses
+    finish.
+    """
     root = check_root(folder, ingest_root)
     meta = read_metadata(metadata, root) if metadata else {}
     files, skipped = discover(root)
     report = IngestReport(skipped=list(skipped))
-    for path in tqdm(files, desc="ingest", unit="track", disable=not progress):
-        info = meta.get(path.resolve()) or TrackMeta(title=path.stem)
-        info.source = str(path.relative_to(root))
-        try:
-            outcome = catalog.recordings.ingest(path, info)
-        except AudioError as exc:
-            report.skipped.append((info.source, f"{type(exc).__name__}: {exc}"))
-            log.warning("skipped %s: %s", info.source, exc)
-            continue
+    bar = tqdm(total=len(files), desc="ingest", unit="track", disable=not progress)
+    recordings = catalog.recordings
+
+    def count(outcome: IngestOutcome) -> None:
         if outcome.created:
             report.added += 1
         elif outcome.reembedded:
             report.reembedded += 1
         else:
             report.duplicates += 1
-    return report
+        bar.update()
+
+    def refused(source: str, why: str) -> None:
+        report.skipped.append((source, why))
+        log.warning("skipped %s: %s", source, why)
+        bar.update()
+
+    def infos() -> Iterator[tuple[Path, TrackMeta]]:
+        for path in files:
+            info = meta.get(path.resolve()) or TrackMeta(title=path.stem)
+            info.source = str(path.relative_to(root))
+            yield path, info
+
+    try:
+        if processes <= 1:
+            for path, info in infos():
+                try:
+                    count(recordings.ingest(path, info))
+                except AudioError as exc:
+                    refused(str(info.source), f"{type(exc).__name__}: {exc}")
+            return report
+        if model_path is None:
+            raise ValueError("processes > 1 needs the checkpoint's path (model_path)")
+        from service.ingest_pool import AnalysisPool
+
+        def finish(results: list[tuple[object, Analysis | None, str | None]]) -> None:
+            for tag, analysis, error in results:
+                plan, path = cast(tuple[IngestPlan, Path], tag)
+                if analysis is None:
+                    recordings.count_failure(str(error).split(":")[0])
+                    refused(str(plan.meta.source), str(error))
+                    continue
+                count(recordings.commit(plan, analysis))
+                recordings.keep_copy(path, plan.content_hash)
+
+        with AnalysisPool(processes, model_path, catalog.config.max_audio_seconds,
+                          catalog.config.min_audio_seconds) as pool:
+            for path, info in infos():
+                plan = recordings.plan(path, info)
+                if isinstance(plan, IngestOutcome):
+                    count(plan)
+                    recordings.keep_copy(path, plan.track.content_hash)
+                    continue
+                finish(pool.submit(path, plan.needs, (plan, path)))
+            finish(pool.drain())
+        return report
+    finally:
+        bar.close()

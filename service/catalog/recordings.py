@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -55,6 +56,53 @@ class IngestOutcome:
     reembedded: bool = False
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a file's ingest must compute."""
+
+    embedding: bool
+    fingerprint: bool
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    content_hash: str
+    meta: TrackMeta
+    existing: Track | None
+    needs: Needs
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What decoding, embedding and fingerprinting a file gave (small: no samples)."""
+
+    duration: float
+    embedding: TrackEmbedding | None
+    fingerprint: fingerprints.Fingerprint | None
+    embed_seconds: float = 0.0
+
+
+class Analyser(Protocol):
+    """What :func:`analyse` needs: :class:`Recordings`, or a model alone in another process."""
+
+    def decode(self, source: bytes | str | Path) -> audio.Decoded: ...
+    def embedder_embed(self, samples: np.ndarray) -> TrackEmbedding: ...
+    def fingerprint(self, samples: np.ndarray) -> fingerprints.Fingerprint: ...
+
+
+def analyse(analyser: Analyser, source: bytes | str | Path, needs: Needs) -> Analysis:
+    """Decode ``source`` and compute what ``needs`` asks for (no store, no index)."""
+    decoded = analyser.decode(source)
+    fp = analyser.fingerprint(decoded.samples) if needs.fingerprint else None
+    emb, seconds = None, 0.0
+    if needs.embedding:
+        started = time.perf_counter()
+        emb = analyser.embedder_embed(decoded.samples)
+        seconds = time.perf_counter() - started
+    return Analysis(duration=decoded.duration, embedding=emb, fingerprint=fp,
+                    embed_seconds=seconds)
+
+
 class Recordings:
     """Audio in: what a clip is (decoded, embedded, identified) and tracks added or removed.
 
@@ -95,6 +143,10 @@ class Recordings:
             duration=duration,
         )
 
+    def embedder_embed(self, samples: np.ndarray) -> TrackEmbedding:
+        """The embedding alone (:meth:`embed` also reports its time to ``on_embed``)."""
+        return self.embedder.embed(samples)
+
     def embed(self, samples: np.ndarray) -> TrackEmbedding:
         started = time.perf_counter()
         embedding = self.embedder.embed(samples)
@@ -126,21 +178,49 @@ class Recordings:
         follows the store commit, so a failed ingest leaves no file; ingesting the same audio
         again adds the copy a track lacks."""
         outcome = self.ingest_track(source, meta)
+        self.keep_copy(source, outcome.track.content_hash)
+        return outcome
+
+    def keep_copy(self, source: bytes | Path, content_hash: str) -> None:
+        """Keep the audio of a stored track (``keep_audio``), if its copy is missing."""
         if self.audio is not None:
             try:
-                self.audio.put(source, outcome.track.content_hash)
+                self.audio.put(source, content_hash)
             except OSError as exc:  # the track is stored and indexed; only playback is missing
-                log.warning("no audio copy kept for %s: %s", outcome.track.content_hash, exc)
-        return outcome
+                log.warning("no audio copy kept for %s: %s", content_hash, exc)
+
+    def count_failure(self, reason: str) -> None:
+        """Report a file whose audio was refused (analysed elsewhere) to the metrics hook."""
+        self._count("failed", reason)
 
     def ingest_track(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:
         """Decode, embed, store and index one track; the same audio twice gives one track.
 
         A track already stored but not yet embedded by this model (the catalogue was built
         with an earlier model) is embedded again and indexed: re-running ingest after a
-        model upgrade re-embeds the catalogue.
+        model upgrade re-embeds the catalogue. The three steps (:meth:`plan`, :func:`analyse`,
+        :meth:`commit`) are public so that the analysis, the costly part, can run in other
+        processes (service/ingest_pool.py).
         """
-        meta = meta.checked()  # refuse bad metadata before the costly decode and embed
+        plan = self.plan(source, meta)
+        if isinstance(plan, IngestOutcome):
+            return plan
+        try:
+            analysis = analyse(self, source, plan.needs)
+        except audio.AudioError as exc:
+            self._count("failed", type(exc).__name__)
+            raise
+        return self.commit(plan, analysis)
+
+    def plan(self, source: bytes | Path, meta: TrackMeta) -> IngestPlan | IngestOutcome:
+        """What ingesting ``source`` needs (an embedding, a fingerprint, both), or the
+        outcome when it needs nothing (the same audio is stored, embedded and fingerprinted).
+
+        Raises:
+            InvalidValue: malformed metadata (refused before any costly work).
+            IsrcConflict: another track has this ISRC.
+        """
+        meta = meta.checked()
         content_hash = audio.sha256_of(source)
         with self.binding.session() as session:
             existing = store.find_track_by_hash(session, content_hash=content_hash)
@@ -157,20 +237,21 @@ class Recordings:
                 other = store.find_track_by_isrc(session, isrc=meta.isrc)
                 if other is not None:
                     raise IsrcConflict(meta.isrc, other.id)
-        try:
-            decoded = self.decode(source)
-        except audio.AudioError as exc:
-            self._count("failed", type(exc).__name__)
-            raise
-        fp = None if fingerprinted else self.fingerprint(decoded.samples)
-        if existing is not None and embedded:
+        return IngestPlan(content_hash=content_hash, meta=meta, existing=existing,
+                          needs=Needs(embedding=not embedded, fingerprint=not fingerprinted))
+
+    def commit(self, plan: IngestPlan, analysis: Analysis) -> IngestOutcome:
+        """Store what :func:`analyse` computed for ``plan`` and add it to the served index."""
+        existing, meta, fp, emb = plan.existing, plan.meta, analysis.fingerprint, analysis.embedding
+        if emb is None:
             # Stored before fingerprints (migration 0003) or with an older version: add it.
-            assert fp is not None
+            assert existing is not None and fp is not None
             with self.binding.session() as session:
                 store.put_fingerprint(session, track_id=existing.id, fingerprint=fp)
             self._count("duplicate")
             return IngestOutcome(track=existing, created=False)
-        emb = self.embed(decoded.samples)
+        if self.on_embed is not None:
+            self.on_embed(analysis.embed_seconds)
         record = self._record(emb)
         with self.indexes.lock, self.binding.session() as session:
             if existing is not None:
@@ -181,7 +262,7 @@ class Recordings:
             else:
                 track, created = store.create_track(
                     session,
-                    content_hash=content_hash,
+                    content_hash=plan.content_hash,
                     title=meta.title,
                     artist=meta.artist,
                     album=meta.album,
@@ -189,7 +270,7 @@ class Recordings:
                     isrc=meta.isrc,
                     year=meta.year,
                     source=meta.source or "upload",
-                    duration_seconds=decoded.duration,
+                    duration_seconds=analysis.duration,
                     embedding=record,
                     fingerprint=fp,
                 )

@@ -91,9 +91,15 @@ def _catalog(settings: Settings) -> Catalog:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from service.app import resolve_model_path
     from service.ingest import ingest_folder
+    from service.ingest_pool import usable_cores
 
     settings = settings_from(args)
+    processes = args.processes if args.processes is not None else usable_cores()
+    if processes < 1:
+        sys.stderr.write(f"error: --processes must be at least 1, got {processes}\n")
+        return 2
     catalog = _catalog(settings)
     try:
         report = ingest_folder(
@@ -102,6 +108,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             metadata=args.metadata,
             ingest_root=settings.ingest_root,
             progress=not args.quiet,
+            processes=processes,
+            model_path=resolve_model_path(settings),
         )
         catalog.indexes.save_snapshot()
         if report.added:
@@ -192,6 +200,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="CSV with path,title,artist,album,external_id,isrc,year",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--processes", type=int, default=None, metavar="N",
+                   help="processes that decode, embed and fingerprint (default: one per "
+                        "usable core; 1: all in this process)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("reindex", help="rebuild every index from the store")

@@ -208,3 +208,43 @@ def test_numbers_in_the_environment_follow_the_api_grammar(env: Path, monkeypatc
     assert main(["reindex"]) == 2
     err = capsys.readouterr().err
     assert f"invalid setting max_k: {value!r} is not an integer in ASCII digits" in err
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_ingest_in_processes_stores_what_the_catalogue_computes(env: Path, capsys,
+                                                               processes: str):
+    """Worker processes (service/ingest_pool.py) store the same vectors, tag scores and
+    fingerprints as the catalogue's own decode, embed and fingerprint of each file."""
+    lib = music_folder(env)
+    assert main(["ingest", str(lib), "--quiet", "--processes", processes]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "4 added; 1 already in the catalogue; 3 skipped "
+        "(1 AudioDecodeError, 1 SilentAudio, 1 outside the ingest root)"
+    )
+    from service.app import build_catalog
+    from service.settings import Settings
+    from tests.utils.db import count_rows
+
+    catalog = build_catalog(Settings())
+    catalog.open()
+    try:
+        _, tracks = catalog.queries.list_tracks(offset=0, limit=10)
+        assert len(tracks) == 4 == len(catalog.indexes)
+        for track in tracks:
+            decoded = catalog.recordings.decode(lib / track.source)
+            want = catalog.recordings.embed(decoded.samples)
+            np.testing.assert_array_equal(catalog.queries.vector_of(track.id), want.vector)
+            fp = catalog.recordings.fingerprint(decoded.samples)
+            with catalog.binding.session() as session:
+                stored = count_rows(session, "fingerprint_hashes", track_id=track.id)
+            assert stored == len(fp.hashes) > 0
+            assert track.duration_seconds == pytest.approx(decoded.duration)
+    finally:
+        catalog.close()
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_ingest_refuses_fewer_than_one_process(env: Path, capsys, value: str):
+    lib = music_folder(env)
+    assert main(["ingest", str(lib), "--quiet", "--processes", value]) == 2
+    assert f"--processes must be at least 1, got {value}" in capsys.readouterr().err

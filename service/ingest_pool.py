@@ -1,0 +1,114 @@
+"""Analysing files in worker processes: decode, embed and fingerprint on every core.
+
+``musicprism ingest`` plans each file in the main process (content hash, what the store
+already has), sends what needs computing to a pool of processes that each load the model once
+(``spawn``: no torch state is inherited), and commits each result in the main process as it
+arrives, so the store and the index are written from one place, as by one process.
+Decoding is most of the cost of ingest (benchmarks/results/ingest.md), and it scales with
+cores; the writes do not need to.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model import audio
+from model import fingerprint as fingerprints
+from model.embed import Embedder, TrackEmbedding
+from service.catalog.recordings import Analysis, Needs, analyse
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class ModelAnalyser:
+    """:class:`~service.catalog.recordings.Analyser` from a model alone (no store)."""
+
+    embedder: Embedder
+    max_seconds: float
+    min_seconds: float
+
+    def decode(self, source: bytes | str | Path) -> audio.Decoded:
+        return audio.decode(source, sample_rate=self.embedder.sample_rate,
+                            max_seconds=self.max_seconds, min_seconds=self.min_seconds)
+
+    def embedder_embed(self, samples: np.ndarray) -> TrackEmbedding:
+        return self.embedder.embed(samples)
+
+    def fingerprint(self, samples: np.ndarray) -> fingerprints.Fingerprint:
+        return fingerprints.fingerprint(samples, self.embedder.sample_rate)
+
+
+_analyser: ModelAnalyser | None = None
+
+
+def _start(model_path: str, max_seconds: float, min_seconds: float) -> None:
+    """Runs once in each worker process: one torch thread, the model loaded once."""
+    import torch
+
+    from model.checkpoint import load_checkpoint
+
+    global _analyser
+    torch.set_num_threads(1)
+    _analyser = ModelAnalyser(Embedder(load_checkpoint(Path(model_path))), max_seconds,
+                              min_seconds)
+
+
+def _analyse(path: str, needs: Needs) -> tuple[Analysis | None, str | None]:
+    """In a worker: the analysis, or why the audio was refused (an exception's type and
+    message travel as text: not every exception class survives pickling)."""
+    assert _analyser is not None, "worker not started"
+    try:
+        return analyse(_analyser, path, needs), None
+    except audio.AudioError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+class AnalysisPool:
+    """At most ``2 * processes`` files in flight (memory stays bounded by that, not by the
+    folder). Use as a context manager."""
+
+    def __init__(self, processes: int, model_path: Path, max_seconds: float,
+                 min_seconds: float) -> None:
+        self.limit = 2 * processes
+        self._pool = ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+            initargs=(str(model_path), max_seconds, min_seconds))
+        self._pending: dict[Future[tuple[Analysis | None, str | None]], object] = {}
+
+    def __enter__(self) -> AnalysisPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, path: Path, needs: Needs, tag: object
+               ) -> list[tuple[object, Analysis | None, str | None]]:
+        """Queue ``path``; returns the results that had to be collected to make room."""
+        self._pending[self._pool.submit(_analyse, str(path), needs)] = tag
+        return self._collect(block=len(self._pending) >= self.limit)
+
+    def drain(self) -> list[tuple[object, Analysis | None, str | None]]:
+        """Every result still in flight."""
+        out = []
+        while self._pending:
+            out += self._collect(block=True)
+        return out
+
+    def _collect(self, *, block: bool) -> list[tuple[object, Analysis | None, str | None]]:
+        if not self._pending:
+            return []
+        done, _ = wait(self._pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        return [(self._pending.pop(f), *f.result()) for f in done]
