@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +56,24 @@ class ModelAnalyser:
 _analyser: ModelAnalyser | None = None
 
 
-def _start(model_path: str, max_seconds: float, min_seconds: float) -> None:
-    """Runs once in each worker process: one torch thread, the model loaded once."""
+def _exit_with(parent: int, every_s: float = 1.0) -> None:
+    """End this worker when ``parent`` is gone. A worker holds the write end of the pool's
+    own call queue, so a parent killed outright (SIGKILL, the OOM killer) would otherwise
+    leave it waiting on that queue forever."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
+
+
+def _start(parent: int, model_path: str, max_seconds: float, min_seconds: float) -> None:
+    """Runs once in each worker process: one torch thread, the model loaded once, and a
+    watch on the parent."""
     import torch
 
     from model.checkpoint import load_checkpoint
 
     global _analyser
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     torch.set_num_threads(1)
     _analyser = ModelAnalyser(Embedder(load_checkpoint(Path(model_path))), max_seconds,
                               min_seconds)
@@ -85,7 +98,7 @@ class AnalysisPool:
         self.limit = 2 * processes
         self._pool = ProcessPoolExecutor(
             processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-            initargs=(str(model_path), max_seconds, min_seconds))
+            initargs=(os.getpid(), str(model_path), max_seconds, min_seconds))
         self._pending: dict[Future[tuple[Analysis | None, str | None]], object] = {}
 
     def __enter__(self) -> AnalysisPool:
