@@ -24,6 +24,15 @@ def tag_cosines(vectors: np.ndarray, proxies: np.ndarray, schema: ConceptSchema)
     return (per_tag * np.asarray(proxies, dtype=np.float64)[None]).sum(axis=2)
 
 
+def tag_probabilities(vectors: np.ndarray, proxies: np.ndarray, scale: np.ndarray,
+                      bias: np.ndarray, schema: ConceptSchema) -> np.ndarray:
+    """(N, D) tracks or windows (raw or full-space) -> (N, T) calibrated tag probabilities,
+    sigmoid(scale_t * cos(x_facet(t), p_t) + bias_t): the cosine tag head, in numpy."""
+    logits = tag_cosines(vectors, proxies, schema) * np.asarray(scale, np.float64)[None] \
+        + np.asarray(bias, np.float64)[None]
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
 def tag_query(
     tags: Sequence[str], proxies: np.ndarray, schema: ConceptSchema
 ) -> tuple[np.ndarray, dict[str, float]]:

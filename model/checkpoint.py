@@ -70,6 +70,16 @@ class LoadedModel:
         head; :mod:`layout.tags` does the tag maths with them)."""
         return self.encoder.head.proxy_vectors().numpy().astype(np.float32)
 
+    @cached_property
+    def tag_calibration(self) -> tuple[np.ndarray, np.ndarray]:
+        """((T,), (T,)) float32 scale and bias of the cosine head: a tag's probability is
+        sigmoid(scale * cosine + bias) (:func:`layout.tags.tag_probabilities`)."""
+        head = self.encoder.head
+        if head.kind != "cosine":
+            raise TypeError("a linear tag head has no per-tag calibration")
+        return (head.scale.detach().numpy().astype(np.float32),
+                head.bias.detach().numpy().astype(np.float32))
+
     @property
     def version(self) -> str:
         """A stable name for the model version: ``<name>-<first 12 hex of sha256>``."""

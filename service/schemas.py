@@ -185,3 +185,16 @@ class JobPublic(BaseModel):
     error: str | None
     items: list[JobItemPublic]
     webhook: WebhookPublic | None
+
+
+class TimelineWindow(BaseModel):
+    start: float = Field(description="Seconds from the start of the track.")
+    duration: float = Field(description="Seconds the window covers.")
+    tags: dict[str, float] = Field(description="Calibrated probability of each tag.")
+
+
+class TagTimelinePublic(BaseModel):
+    track_id: int
+    window_seconds: float
+    hop_seconds: float
+    windows: list[TimelineWindow]

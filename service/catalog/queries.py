@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from layout.facets import facet_cosines, parse_weights, weighted_query
-from layout.tags import tag_query
+from layout.tags import tag_probabilities, tag_query
 from model import fingerprint as fingerprints
 from model.checkpoint import LoadedModel
 from service import store
@@ -34,6 +34,16 @@ class Hit:
     match: fingerprints.RecordingMatch | None = None  # the query was cut from this track
 
 
+@dataclass(frozen=True)
+class TagTimeline:
+    """probabilities: (windows, tags); window i covers [i * hop, i * hop + window) seconds."""
+
+    window_seconds: float
+    hop_seconds: float
+    tags: list[str]
+    probabilities: np.ndarray
+
+
 class Queries:
     """Answers about the catalogue.
 
@@ -51,6 +61,22 @@ class Queries:
         self.schema = model.schema
         self.binding = binding
         self.indexes = indexes
+
+    def tag_timeline(self, track_id: int) -> TagTimeline:
+        """A track's tag probabilities window by window, from its stored window vectors
+        (the same head that scored the whole track: their mean is its stored tag scores).
+
+        Raises:
+            TrackNotFound: no such track (or no embedding by this model).
+        """
+        with self.binding.session() as session:
+            store.get_track(session, track_id=track_id)  # raises TrackNotFound
+            emb = store.get_embedding(session, track_id=track_id,
+                                      model_version_id=self.binding.model_version_id)
+        scale, bias = self.model.tag_calibration
+        probs = tag_probabilities(emb.windows, self.model.tag_proxies, scale, bias, self.schema)
+        return TagTimeline(window_seconds=emb.window_seconds, hop_seconds=emb.hop_seconds,
+                           tags=list(self.schema.tags), probabilities=probs)
 
     def count(self) -> int:
         return len(self.indexes)

@@ -49,3 +49,18 @@ def test_the_query_scores_the_mean_tag_cosine(proxies: np.ndarray, tags: list[st
 def test_unknown_tag_is_a_key_error(proxies: np.ndarray) -> None:
     with pytest.raises(KeyError, match="unknown tag 'polka'"):
         tag_query(["polka"], proxies, SCHEMA)
+
+
+def test_tag_probabilities_are_the_cosine_head_by_hand() -> None:
+    import math
+
+    from layout.tags import tag_probabilities
+
+    schema = ConceptSchema({"genre": ("rock", "jazz"), "mood": ("calm",)}, facet_dim=2)
+    proxies = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    x = np.array([[3.0, 4.0, 0.0, -2.0]])  # genre facet (0.6, 0.8), mood facet (0, -1)
+    scale, bias = np.array([2.0, 4.0, 1.0]), np.array([0.5, -1.0, 0.0])
+    got = tag_probabilities(x, proxies, scale, bias, schema)[0]
+    want = [1 / (1 + math.exp(-(2.0 * 0.6 + 0.5))), 1 / (1 + math.exp(-(4.0 * 0.8 - 1.0))),
+            1 / (1 + math.exp(-(1.0 * 0.0)))]
+    np.testing.assert_allclose(got, want, rtol=1e-12)

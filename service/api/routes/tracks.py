@@ -16,7 +16,14 @@ from service.catalog import TrackMeta
 from service.errors import InvalidValue
 from service.jobs.queue import Upload
 from service.models import MAX_YEAR, MIN_YEAR
-from service.schemas import IngestResult, JobPublic, TrackList, TrackPublic
+from service.schemas import (
+    IngestResult,
+    JobPublic,
+    TagTimelinePublic,
+    TimelineWindow,
+    TrackList,
+    TrackPublic,
+)
 
 router = APIRouter(tags=["tracks"], responses=ERRORS, route_class=GatedRoute)
 
@@ -107,6 +114,35 @@ def get_track(queries: QueriesDep, track_id: TrackId) -> TrackPublic:
     """A track's metadata and predicted tags by concept."""
     track, tags = queries.get_track(track_id)
     return public(track, tags)
+
+
+@router.get("/tracks/{track_id}/tags/timeline", response_model=TagTimelinePublic)
+def tag_timeline(
+    queries: QueriesDep,
+    track_id: TrackId,
+    concept: Annotated[
+        str | None, Query(max_length=100, description="Only this concept's tags.")
+    ] = None,
+) -> TagTimelinePublic:
+    """Tag probabilities over time: one entry per stored window of the track (3 s by
+    default), each with every tag's calibrated probability (those of ``concept`` only, if
+    given). The mean over the windows is the track's own tag score."""
+    schema = queries.schema
+    if concept is not None and concept not in schema.concepts:
+        raise InvalidValue("concept", concept[:100],
+                           f"valid concepts: {', '.join(schema.concepts)}")
+    timeline = queries.tag_timeline(track_id)
+    keep = [i for i, t in enumerate(timeline.tags)
+            if concept is None or schema.concept_of_tag(t) == concept]
+    return TagTimelinePublic(
+        track_id=track_id,
+        window_seconds=timeline.window_seconds,
+        hop_seconds=timeline.hop_seconds,
+        windows=[TimelineWindow(start=round(i * timeline.hop_seconds, 6),
+                                duration=timeline.window_seconds,
+                                tags={timeline.tags[j]: round(float(row[j]), 6) for j in keep})
+                 for i, row in enumerate(timeline.probabilities)],
+    )
 
 
 @router.delete("/tracks/{track_id}", status_code=204, dependencies=[WriteAccess])

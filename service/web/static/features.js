@@ -1,9 +1,10 @@
 // What this server's API offers beyond the core routes, read from its OpenAPI schema, so that
 // views show a feature exactly when the server has it (never a control that cannot work).
 //
-// Today no musicprism release has these; another issue adds them:
-// - timeline: GET /tracks/{track_id}/tags/timeline (tags over time on the track page);
-// - textSearch: a free-text query on GET /search (a search box beside the tag search).
+// - timeline: GET /tracks/{track_id}/tags/timeline (tags over time on the track page; the
+//   server has it since the timeline route landed);
+// - textSearch: a free-text query on GET /search (a search box beside the tag search; no
+//   release has it yet).
 // Result regions need no detection: a result that carries a `region` shows it.
 
 export function detectFeatures(openapi) {

@@ -1,8 +1,7 @@
-// Tags over time on the track page, shown only when the server has
-// GET /tracks/{track_id}/tags/timeline (features.js). No musicprism release has that route
-// yet and its answer is not specified: timelineTable reads {"windows": [{"start": s,
-// "tags": {"jazz": p, ...}}, ...]} (one row per tag, one cell per window, darker = more
-// probable) and says when an answer has another shape. Adapt it when the route lands.
+// Tags over time on the track page, shown when the server has
+// GET /tracks/{track_id}/tags/timeline (features.js): {"windows": [{"start": s, "duration": d,
+// "tags": {"jazz": p, ...}}, ...]}, one row per tag here (the 8 most probable over the track),
+// one cell per window, darker = more probable; an answer of another shape is said so.
 
 import { h } from "../dom.js";
 import { formatDuration, percent } from "../format.js";
