@@ -56,6 +56,18 @@ class RecordingMatchInfo(BaseModel):
     share: float = Field(description="aligned / the clip's fingerprint hashes.")
 
 
+class RegionInfo(BaseModel):
+    start: float = Field(description="Seconds from the start of the track.")
+    duration: float = Field(description="Seconds.")
+    end: float = Field(description="start + duration.")
+
+
+class MatchedRegionInfo(RegionInfo):
+    score: float = Field(description="Mean weighted facet cosine of the aligned windows.")
+    query: RegionInfo = Field(description="The stretch of the query it matches (seconds of "
+                              "the uploaded file, or of the seed track).")
+
+
 class SimilarResult(BaseModel):
     track: TrackSummary
     score: float = Field(description="Weighted sum of per-facet cosines (the ranking score).")
@@ -66,6 +78,10 @@ class SimilarResult(BaseModel):
             "Set when the query clip was identified (by its audio fingerprint) as cut from "
             "this track; such tracks come first."
         ),
+    )
+    region: MatchedRegionInfo | None = Field(
+        None, description="With regions=true: the stretch of this track that best matches "
+        "the query (up to 15 s), and the stretch of the query it matches."
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from layout.facets import facet_cosines, parse_weights, weighted_query
+from layout.regions import best_region
 from layout.tags import tag_probabilities, tag_query
 from model import fingerprint as fingerprints
 from model.checkpoint import LoadedModel
@@ -26,12 +27,31 @@ from service.errors import TrackNotFound, UnknownTag
 from service.models import Track
 
 
+@dataclass(frozen=True)
+class Span:
+    """Seconds of a track: where a region starts and how long it lasts."""
+
+    start: float
+    duration: float
+
+
+@dataclass(frozen=True)
+class MatchedRegion:
+    """The stretch of a result (``result``) that best matches a stretch of the query
+    (``query``), and their mean weighted facet cosine (layout.regions)."""
+
+    result: Span
+    query: Span
+    score: float
+
+
 @dataclass
 class Hit:
     track: Track
     score: float
     facets: dict[str, float]
     match: fingerprints.RecordingMatch | None = None  # the query was cut from this track
+    region: MatchedRegion | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,30 @@ class Queries:
         probs = tag_probabilities(emb.windows, self.model.tag_proxies, scale, bias, self.schema)
         return TagTimeline(window_seconds=emb.window_seconds, hop_seconds=emb.hop_seconds,
                            tags=list(self.schema.tags), probabilities=probs)
+
+    def windows_of(self, track_id: int) -> store.StoredEmbedding:
+        """A track's stored window vectors and their timing (raises TrackNotFound)."""
+        with self.binding.session() as session:
+            store.get_track(session, track_id=track_id)
+            return store.get_embedding(session, track_id=track_id,
+                                       model_version_id=self.binding.model_version_id)
+
+    def add_regions(self, hits: list[Hit], query_windows: np.ndarray, *,
+                    query_hop: float, query_window: float, weights: dict[str, float],
+                    query_offset: float = 0.0) -> None:
+        """Set each hit's :class:`MatchedRegion` against ``query_windows`` (full-space,
+        window i at ``query_offset + i * query_hop`` seconds), under ``weights``."""
+        with self.binding.session() as session:
+            for hit in hits:
+                emb = store.get_embedding(session, track_id=hit.track.id,
+                                          model_version_id=self.binding.model_version_id)
+                r = best_region(query_windows, emb.windows, weights, self.schema)
+                hit.region = MatchedRegion(
+                    result=Span(r.result_start * emb.hop_seconds,
+                                (r.length - 1) * emb.hop_seconds + emb.window_seconds),
+                    query=Span(query_offset + r.query_start * query_hop,
+                               (r.length - 1) * query_hop + query_window),
+                    score=r.score)
 
     def count(self) -> int:
         return len(self.indexes)

@@ -24,12 +24,12 @@ from tests.service.shelf import Shelf, open_shelf
 
 ROUTERS = (admin, audio, health, jobs, metrics, search, seeds, similar, tracks)
 SIMILAR_PARAMS = (
-    "facet, k, exclude, exclude_artist, artist, album, isrc, year_min, year_max, "
+    "facet, k, regions, exclude, exclude_artist, artist, album, isrc, year_min, year_max, "
     "duration_min, duration_max, tag, tag_mode, tag_threshold"
 )
 CLIP_FIELDS = (
-    "file, start, duration, facet, k, identify, exclude, exclude_artist, artist, album, isrc, "
-    "year_min, year_max, duration_min, duration_max, tag, tag_mode, tag_threshold"
+    "file, start, duration, facet, k, identify, regions, exclude, exclude_artist, artist, album, "
+    "isrc, year_min, year_max, duration_min, duration_max, tag, tag_mode, tag_threshold"
 )
 NUMBER = "is not an integer in ASCII digits (e.g. 42)"
 DECIMAL = "is not a plain decimal number in ASCII digits (e.g. 0.7 or 1e-3)"

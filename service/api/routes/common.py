@@ -13,7 +13,9 @@ from service.api.numbers import Int
 from service.catalog import Hit
 from service.models import Track
 from service.schemas import (
+    MatchedRegionInfo,
     RecordingMatchInfo,
+    RegionInfo,
     SimilarResult,
     TagScore,
     TrackPublic,
@@ -74,9 +76,23 @@ def public(track: Track, tags: dict[str, dict[str, float]]) -> TrackPublic:
 
 def results(hits: list[Hit]) -> list[SimilarResult]:
     return [
-        SimilarResult(track=summary(h.track), score=h.score, facets=h.facets, match=_match(h))
+        SimilarResult(track=summary(h.track), score=h.score, facets=h.facets, match=_match(h),
+                      region=_region(h))
         for h in hits
     ]
+
+
+def _span(start: float, duration: float) -> RegionInfo:
+    return RegionInfo(start=round(start, 3), duration=round(duration, 3),
+                      end=round(start + duration, 3))
+
+
+def _region(hit: Hit) -> MatchedRegionInfo | None:
+    r = hit.region
+    if r is None:
+        return None
+    return MatchedRegionInfo(**_span(r.result.start, r.result.duration).model_dump(),
+                             score=round(r.score, 6), query=_span(r.query.start, r.query.duration))
 
 
 def _match(hit: Hit) -> RecordingMatchInfo | None:

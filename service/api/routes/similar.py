@@ -20,6 +20,10 @@ from service.api.routes.common import (
 from service.catalog import NO_FILTER
 from service.schemas import QueryInfo, SimilarResponse
 
+REGIONS_HELP = (
+    "Also say, for each result, which stretch of it (up to 15 s) best matches which stretch "
+    "of the query, from the stored window vectors under the same facet weights."
+)
 router = APIRouter(tags=["similarity"], responses=ERRORS, route_class=GatedRoute)
 
 FACET_HELP = (
@@ -44,6 +48,7 @@ def similar_to_clip(
     k: Annotated[Int, Form()] = 10,
     filters: FormFilters = NO_FILTER,
     identify: Annotated[bool, Form(description=IDENTIFY_HELP)] = True,
+    regions: Annotated[bool, Form(description=REGIONS_HELP)] = False,
 ) -> SimilarResponse:
     """Catalogue tracks that sound like the uploaded clip (optionally a part of it).
 
@@ -62,6 +67,10 @@ def similar_to_clip(
         filters=filters,
         matches=matches,
     )
+    if regions:
+        queries.add_regions(hits, emb.windows, query_hop=emb.hop_seconds,
+                            query_window=emb.window_seconds, weights=weights,
+                            query_offset=start)
     query = QueryInfo(
         duration=round(decoded.duration, 3), tags=predicted_tags(queries.schema, emb.tag_probs)
     )
@@ -76,6 +85,7 @@ def similar_to_track(
     facet: Annotated[str | None, Query(max_length=500, description=FACET_HELP)] = None,
     k: Int = 10,
     filters: QueryFilters = NO_FILTER,
+    regions: Annotated[bool, Query(description=REGIONS_HELP)] = False,
 ) -> SimilarResponse:
     """Tracks like this one, in one facet or a weighted mix; the track itself is excluded."""
     check_k(k, settings)
@@ -86,6 +96,10 @@ def similar_to_track(
         facet=facet,
         filters=filters.excluding(track_id),
     )
+    if regions:
+        seed = queries.windows_of(track_id)
+        queries.add_regions(hits, seed.windows, query_hop=seed.hop_seconds,
+                            query_window=seed.window_seconds, weights=weights)
     return SimilarResponse(
         facet_weights=weights, k=k, query=QueryInfo(track_id=track_id), results=results(hits)
     )
