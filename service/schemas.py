@@ -214,3 +214,15 @@ class TagTimelinePublic(BaseModel):
     window_seconds: float
     hop_seconds: float
     windows: list[TimelineWindow]
+
+
+class TrackVectors(BaseModel):
+    track_id: int
+    model: str = Field(description="The model version that made the vectors.")
+    dim: int
+    vector: list[float] = Field(description="Full-space track vector (unit norm).")
+    facets: dict[str, list[float]] = Field(description="The vector's slice in each facet.")
+    window_seconds: float
+    hop_seconds: float
+    windows: list[list[float]] | None = Field(
+        None, description="With windows=true: each window's full-space vector.")

@@ -23,6 +23,7 @@ from service.schemas import (
     TimelineWindow,
     TrackList,
     TrackPublic,
+    TrackVectors,
 )
 
 router = APIRouter(tags=["tracks"], responses=ERRORS, route_class=GatedRoute)
@@ -142,6 +143,31 @@ def tag_timeline(
                                 duration=timeline.window_seconds,
                                 tags={timeline.tags[j]: round(float(row[j]), 6) for j in keep})
                  for i, row in enumerate(timeline.probabilities)],
+    )
+
+
+@router.get("/tracks/{track_id}/vectors", response_model=TrackVectors)
+def track_vectors(
+    queries: QueriesDep,
+    track_id: TrackId,
+    windows: Annotated[
+        bool, Query(description="Also each window's full-space vector (window i at i * hop).")
+    ] = False,
+) -> TrackVectors:
+    """A track's embedding by the served model: the full-space vector (unit norm), its slice
+    per facet, and on request the window vectors, for use outside musicprism."""
+    stored = queries.windows_of(track_id)
+    schema = queries.schema
+    vector = stored.vector.astype(float)
+    return TrackVectors(
+        track_id=track_id,
+        model=queries.model.version,
+        dim=schema.dim,
+        vector=vector.tolist(),
+        facets={f.name: vector[f.slice].tolist() for f in schema.facets},
+        window_seconds=stored.window_seconds,
+        hop_seconds=stored.hop_seconds,
+        windows=stored.windows.astype(float).tolist() if windows else None,
     )
 
 
