@@ -24,10 +24,26 @@ def _get(url: str) -> bytes:
         return r.read()
 
 
-def _post_file(url: str, field: str, name: str, data: bytes, headers: dict[str, str]) -> bytes:
+def tracks_after(url: str, offset: int) -> int:
+    return int(json.loads(_get(f"{url}/tracks?limit=1&offset={offset}"))["tracks"][0]["id"])
+
+
+def _post_form(url: str, fields: list[tuple[str, object]]) -> bytes:
+    body = urllib.parse.urlencode([(k, str(v)) for k, v in fields]).encode()
+    req = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read()
+
+
+def _post_file(url: str, field: str, name: str, data: bytes, headers: dict[str, str],
+               fields: dict[str, str] | None = None) -> bytes:
     boundary = uuid.uuid4().hex
+    extra = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'
+                    f"{v}\r\n" for k, v in (fields or {}).items())
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+        extra + f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+        f'filename="{name}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
     req = urllib.request.Request(
@@ -60,6 +76,7 @@ def run(url: str, clip: bytes, n: int) -> dict[str, dict[str, float]]:
     if not tracks:
         raise SystemExit("the catalogue is empty: ingest something first (musicprism demo)")
     tid = tracks[0]["id"]
+    other, negative = tracks_after(url, 1), tracks_after(url, 2)
     q = urllib.parse.quote
     routes: dict[str, Callable[[], object]] = {
         "GET /healthz": lambda: _get(f"{url}/healthz"),
@@ -69,8 +86,22 @@ def run(url: str, clip: bytes, n: int) -> dict[str, dict[str, float]]:
         "GET /similar/{id}?facet=mood:0.7,genre:0.3": lambda: _get(
             f"{url}/similar/{tid}?k=10&facet={q('mood:0.7,genre:0.3')}"
         ),
+        "GET /similar/{id}?facet=genre:1,mood:-1": lambda: _get(
+            f"{url}/similar/{tid}?k=10&facet={q('genre:1,mood:-1')}"
+        ),
+        "GET /similar/{id}?year_min=1900&duration_max=600": lambda: _get(
+            f"{url}/similar/{tid}?k=10&year_min=1900&duration_max=600"
+        ),
+        "GET /similar/{id}?regions=true": lambda: _get(f"{url}/similar/{tid}?k=10&regions=true"),
+        "POST /similar/query (2 positive, 1 negative ids)": lambda: _post_form(
+            f"{url}/similar/query", [("positive", tid), ("positive", other),
+                                     ("negative", negative), ("k", 10)]),
+        "GET /tracks/{id}/tags/timeline": lambda: _get(f"{url}/tracks/{tid}/tags/timeline"),
+        "GET /tracks/{id}/vectors": lambda: _get(f"{url}/tracks/{tid}/vectors"),
         "GET /search?tag=jazz": lambda: _get(f"{url}/search?tag=jazz&k=10"),
         "POST /similar (clip)": lambda: _post_file(f"{url}/similar", "file", "q.flac", clip, {}),
+        "POST /similar (clip, regions=true)": lambda: _post_file(
+            f"{url}/similar", "file", "q.flac", clip, {}, {"regions": "true"}),
     }
     return {name: timed(fn, n) for name, fn in routes.items()}
 
