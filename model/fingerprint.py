@@ -19,6 +19,14 @@ Algorithm", ISMIR 2003):
 4. Matching (:func:`align`): a query hash found in a recording votes for the time offset
    ``t1_recording - t1_query``. The query is in that recording if many votes agree on one
    offset (within one frame); unrelated audio scatters its few chance collisions.
+5. The decision (:func:`required_aligned`): the best (track, offset) must hold more votes
+   than chance would put on any of the catalogue's offsets (:func:`chance_threshold`, which
+   grows with the query's votes and the catalogue's length), and at least ``MIN_SHARE`` of
+   the query's hashes. The share is the verification: a clip of the recording reproduces a
+   fifth to a third of its hashes at the right offset (at least 9 % through Opus at 64 kb/s),
+   while another track of the same composer or game that shares a motif, a loop or an
+   instrument with it lines up at most 5 % of them, often well beyond any chance bound
+   (docs/fingerprints.md).
 
 The parameters are fixed as version ``VERSION``: hashes of different versions never match,
 so the store keeps the version with every fingerprint. They were chosen on real recordings
@@ -28,11 +36,13 @@ recordings of ``musicprism dataset real``; ~31 stored hashes per second of audio
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.stats
 from scipy.ndimage import maximum_filter
 
 from model.audio_resample import StreamResampler
@@ -51,7 +61,9 @@ MAX_DF = 127
 FAN_OUT = 2  # targets per anchor in a stored fingerprint
 QUERY_FAN_OUT = 6  # and in a query's: more pairs, so more chances to meet the stored ones
 F_QUANT, DT_QUANT = 2, 2  # hash bins and frames in pairs of two: one bin or frame of jitter
-MIN_SHARE = 0.01  # a match needs at least this share of the query's hashes to agree
+MIN_SHARE = 0.08  # a match needs at least this share of the query's hashes to agree
+CHANCE_TARGET = 1e-6  # expected chance matches per query the decision allows
+JITTER_FRAMES = 2  # a score counts votes on an offset and on the next (align)
 _F_BITS, _DF_BITS, _DT_BITS = 9, 8, 6  # f1, f2 - f1 + MAX_DF, t2 - t1 - 1 (each quantised)
 HASH_BITS = _F_BITS + _DF_BITS + _DT_BITS
 _WINDOW = np.hanning(N_FFT).astype(np.float32)
@@ -261,3 +273,90 @@ def align(
         if score[i] >= min_aligned and score[i] / total >= min_share
     ]
     return sorted(matches, key=lambda m: (-m.aligned, m.track_id))
+
+
+def vote_count(query: Fingerprint, found_hashes: np.ndarray) -> int:
+    """Votes :func:`align` casts for these stored rows: per stored hash, the query hashes
+    equal to it (chance collisions and true ones together)."""
+    if len(query) == 0 or len(found_hashes) == 0:
+        return 0
+    q = np.sort(query.hashes)
+    found = np.asarray(found_hashes)
+    counts = np.searchsorted(q, found, side="right") - np.searchsorted(q, found, side="left")
+    return int(counts.sum())
+
+
+def offset_bins(total_frames: int, tracks: int, query_frames: int) -> int:
+    """(track, offset) pairs a query can land on: each of ``tracks`` recordings, ``total_frames``
+    frames together, offers its frames plus the query's length (a clip may start before a
+    recording's first hash or run past its end)."""
+    return max(int(total_frames) + int(tracks) * int(query_frames), 1)
+
+
+def chance_matches(aligned: int, votes: int, bins: int) -> float:
+    """Expected number of the catalogue's (track, offset) bins that chance alone fills with
+    ``aligned`` or more of a query's votes.
+
+    The null hypothesis, stated once: the query is in no catalogue recording, and each of its
+    ``votes`` (stored hashes equal to a query hash) falls on one of ``bins`` offsets uniformly
+    and independently. A score counts ``JITTER_FRAMES`` adjacent offsets, so one bin's count
+    is Binomial(votes, JITTER_FRAMES / bins), and the expected number of bins at ``aligned``
+    or more is ``bins`` times its tail (exactly so when the offsets wrap around; a bound on
+    the chance that any bin gets there, Bonferroni's). More votes (a longer or busier query,
+    a bigger catalogue) make a given count likelier by chance; more bins spread them thinner.
+
+    Raises:
+        ValueError: a negative count or ``bins`` < 1.
+    """
+    if aligned < 0 or votes < 0 or bins < 1:
+        raise ValueError(f"need aligned, votes >= 0 and bins >= 1; got {aligned}, {votes}, {bins}")
+    if aligned == 0:
+        return float(bins)
+    p = min(JITTER_FRAMES / bins, 1.0)
+    return bins * float(scipy.stats.binom.sf(aligned - 1, votes, p))
+
+
+def chance_threshold(votes: int, bins: int, target: float = CHANCE_TARGET) -> int:
+    """Fewest aligned votes that chance reaches on fewer than ``target`` bins in expectation:
+    the smallest k >= 1 with ``chance_matches(k, votes, bins) <= target``."""
+    if not 0 < target:
+        raise ValueError(f"target must be > 0, got {target}")
+    k = 1
+    while k <= votes and chance_matches(k, votes, bins) > target:
+        k += 1
+    return k
+
+
+def required_aligned(query_hashes: int, votes: int, bins: int, *, floor: int,
+                     target: float = CHANCE_TARGET, min_share: float = MIN_SHARE) -> int:
+    """Aligned hashes a match needs: beyond chance (:func:`chance_threshold`), at least
+    ``min_share`` of the query's hashes, and at least ``floor`` (a deployment's own minimum,
+    ``MUSICPRISM_FINGERPRINT_MIN_ALIGNED``)."""
+    by_share = math.ceil(min_share * query_hashes - 1e-9)
+    return max(chance_threshold(votes, bins, target), by_share, floor, 1)
+
+
+def identify(
+    query: Fingerprint,
+    found_hashes: np.ndarray,
+    found_tracks: np.ndarray,
+    found_times: np.ndarray,
+    *,
+    catalogue_frames: int,
+    catalogue_tracks: int,
+    floor: int,
+) -> list[RecordingMatch]:
+    """The decision: :func:`align` with the aligned count :func:`required_aligned` asks for.
+
+    Args:
+        query, found_*: as for :func:`align` (the stored rows equal to a query hash).
+        catalogue_frames, catalogue_tracks: the fingerprinted catalogue's length in frames and
+            its number of tracks (where chance collisions can land, :func:`offset_bins`).
+        floor: fewest aligned hashes in any case.
+    """
+    if len(query) == 0:
+        return []
+    bins = offset_bins(catalogue_frames, catalogue_tracks, int(query.times.max()) + 1)
+    need = required_aligned(len(query), vote_count(query, found_hashes), bins, floor=floor)
+    return align(query, found_hashes, found_tracks, found_times, min_aligned=need,
+                 min_share=MIN_SHARE)

@@ -19,6 +19,7 @@ from service.store.codec import (
     encode_vectors,
 )
 from service.store.fingerprints import (
+    fingerprint_extent,
     fingerprint_version,
     lookup_hashes,
     put_fingerprint,
@@ -74,6 +75,7 @@ __all__ = [
     "find_track_by_external_id",
     "find_track_by_hash",
     "find_track_by_isrc",
+    "fingerprint_extent",
     "fingerprint_version",
     "get_embedding",
     "get_model_version",

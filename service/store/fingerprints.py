@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, any_, bindparam, delete, insert, select, text
+from sqlalchemy import Integer, any_, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -104,6 +104,18 @@ def lookup_hashes(
     flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows))
     out = flat.reshape(-1, 3)
     return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
+
+
+def fingerprint_extent(session: Session, *, version: int) -> tuple[int, float]:
+    """(tracks, seconds of audio) fingerprinted with ``version``: how many offsets a query's
+    chance collisions spread over (``model.fingerprint.offset_bins``)."""
+    tracks, seconds = session.execute(
+        select(func.count(), func.coalesce(func.sum(Track.duration_seconds), 0.0))
+        .select_from(TrackFingerprint)
+        .join(Track, Track.id == TrackFingerprint.track_id)
+        .where(TrackFingerprint.version == version)
+    ).one()
+    return int(tracks), float(seconds)
 
 
 def refresh_statistics(session: Session) -> None:

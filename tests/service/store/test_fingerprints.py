@@ -151,3 +151,17 @@ def test_refresh_statistics_analyzes_the_fingerprint_tables(session: Session) ->
     # Lookups are unchanged (one array parameter on PostgreSQL, IN lists on SQLite).
     found = store.lookup_hashes(session, hashes=fp.hashes[:10], version=VERSION)
     assert rows(found) == expected_rows(tid, fp, set(fp.hashes[:10].tolist()))
+
+
+def test_fingerprint_extent_counts_the_tracks_and_seconds_of_one_version(
+    session: Session,
+) -> None:
+    mv = model_version(session)
+    assert store.fingerprint_extent(session, version=VERSION) == (0, 0.0)
+    create_track(session, **track_fields(1, mv.id, n_windows=4), fingerprint=fingerprint_of(1))
+    create_track(session, **track_fields(2, mv.id, n_windows=10), fingerprint=fingerprint_of(2))
+    create_track(session, **track_fields(3, mv.id, n_windows=7))  # no fingerprint
+    create_track(session, **track_fields(4, mv.id, n_windows=5),
+                 fingerprint=fingerprint_of(4, version=VERSION + 1))
+    assert store.fingerprint_extent(session, version=VERSION) == (2, pytest.approx(42.0))
+    assert store.fingerprint_extent(session, version=VERSION + 1) == (1, pytest.approx(15.0))
