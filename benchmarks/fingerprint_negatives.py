@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -37,7 +38,14 @@ import av
 import av.filter
 import numpy as np
 
-from benchmarks.common import command_line, markdown_table, meta_block, meta_markdown, publish
+from benchmarks.common import (
+    command_line,
+    markdown_table,
+    meta_block,
+    meta_markdown,
+    publish,
+    write_results,
+)
 from model import fingerprint as fp
 from model.audio import decode
 from support.audio import best_lag_correlation
@@ -185,10 +193,11 @@ class MemoryStore:
         return (self.hashes[idx].astype(np.int64), self.tracks[idx].astype(np.int64),
                 self.times[idx].astype(np.int64))
 
-    def segment(self, track: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        p = self.prints[track]
-        lo, hi = np.searchsorted(p.times, [start, stop], side="left")
-        return p.hashes[lo:hi].astype(np.int64), p.times[lo:hi].astype(np.int64)
+    def segment_count(self, track: int, start: int, stop: int) -> int:
+        """Stored hashes of ``track`` anchored in frames [start, stop)
+        (``service.store.count_hashes_between``)."""
+        lo, hi = np.searchsorted(self.prints[track].times, [start, stop], side="left")
+        return int(hi - lo)
 
 
 def features(store: MemoryStore, clip: np.ndarray) -> dict[str, Any]:
@@ -201,7 +210,8 @@ def features(store: MemoryStore, clip: np.ndarray) -> dict[str, Any]:
                            "span": span, "track": -1, "aligned": 0, "offset": 0}
     best = best_candidate(query, *found)
     if best is not None:
-        row.update(track=best[0], aligned=best[1], offset=best[2])
+        row.update(track=best[0], aligned=best[1], offset=best[2],
+                   segment=store.segment_count(best[0], best[2], best[2] + span))
     return row
 
 
@@ -309,33 +319,46 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pad", type=int, default=10_000)
     ap.add_argument("--stride", type=float, default=5.0, help="seconds between negative clips")
     ap.add_argument("--positive-stride", type=float, default=10.0)
+    ap.add_argument("--from-json", type=Path, default=None,
+                    help="report again from the clips of an earlier run's .json")
     ap.add_argument("--minutes", type=float, default=float("inf"),
                     help="stop querying after this long (the clips are in random order)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/fingerprint_negatives"))
     args = ap.parse_args(argv)
+    if args.from_json is not None:  # report again, with the rules as they are now
+        earlier = json.loads(args.from_json.read_text())
+        earlier.pop("summary", None)
+        meta = {k: earlier.pop(k) for k in ("command", "date", "machine", "wall_s")}
+        earlier["summary"] = summarise(earlier)
+        markdown = report(earlier, meta)
+        write_results(args.out, {**meta, **earlier}, markdown)
+        print(markdown)  # noqa: T201
+        return
     meta = meta_block(command_line("benchmarks.fingerprint_negatives", argv))
     result = run(args)
     result["summary"] = summarise(result)
     publish(args.out, meta, result, report)
 
 
-Rule = tuple[str, int, float, float]  # (name, floor, chance target, min share)
-BEFORE: Rule = ("before: 12 aligned and 1 % (no chance bound)", 12, float("inf"), 0.01)
+Rule = tuple[str, int, float, float, float]  # (name, floor, chance target, share, overlap)
+BEFORE: Rule = ("before: 12 aligned and 1 % (no chance bound)", 12, float("inf"), 0.01, 0.0)
 
 
 def rules() -> list[Rule]:
     """The shipped decision, the one before it, and each knob varied alone."""
-    shipped = ("shipped", 8, fp.CHANCE_TARGET, fp.MIN_SHARE)
-    out: list[Rule] = [shipped, BEFORE]
-    out += [("chance bound alone", 1, t, 0.0) for t in (1e-2, 1e-6, 1e-9)]
-    out += [("share", 8, fp.CHANCE_TARGET, m) for m in (0.01, 0.02, 0.04, 0.06, 0.10, 0.12)]
-    out += [("floor", f, fp.CHANCE_TARGET, fp.MIN_SHARE) for f in (1, 5, 12)]
+    target, share, overlap = fp.CHANCE_TARGET, fp.MIN_SHARE, fp.MIN_OVERLAP
+    out: list[Rule] = [("shipped", 8, target, share, overlap), BEFORE]
+    out += [("chance bound alone", 1, t, 0.0, 0.0) for t in (1e-2, 1e-6, 1e-9)]
+    out += [("chance bound and floor", 8, target, 0.0, 0.0)]
+    out += [("share", 8, target, m, overlap) for m in (0.0, 0.01, 0.03, 0.07, 0.09)]
+    out += [("overlap", 8, target, share, m) for m in (0.0, 0.05, 0.07, 0.11, 0.13, 0.15)]
+    out += [("floor", f, target, share, overlap) for f in (1, 5, 12)]
     return out
 
 
 def identified(row: dict[str, Any], rule: Rule, frames: int, tracks: int) -> bool:
     """Whether ``rule`` accepts the clip's best candidate."""
-    _, floor, target, share = rule
+    _, floor, target, share, overlap = rule
     if row["aligned"] == 0:
         return False
     if target == float("inf"):  # the rule before: a fixed count and a share
@@ -343,7 +366,8 @@ def identified(row: dict[str, Any], rule: Rule, frames: int, tracks: int) -> boo
     bins = fp.offset_bins(frames, tracks, row["span"])
     need = fp.required_aligned(row["n"], row["votes"], bins, floor=floor, target=target,
                                min_share=share)
-    return bool(row["aligned"] >= need)
+    return bool(row["aligned"] >= need
+                and fp.overlap(row["aligned"], row["n"], row["segment"]) >= overlap)
 
 
 def rates(result: dict[str, Any], rule: Rule) -> dict[str, Any]:
@@ -353,7 +377,8 @@ def rates(result: dict[str, Any], rule: Rule) -> dict[str, Any]:
                  and r.get("correlation", 0.0) < SAME_AUDIO]
     false = [r for r in negatives if identified(r, rule, frames, tracks)]
     out: dict[str, Any] = {"rule": rule[0], "floor": rule[1], "target": rule[2],
-                           "share": rule[3], "negatives": len(negatives), "false": len(false),
+                           "share": rule[3], "overlap": rule[4], "negatives": len(negatives),
+                           "false": len(false),
                            "false_rate": len(false) / max(len(negatives), 1),
                            "false_examples": [{k: r[k] for k in ("kind", "recording", "start",
                                                                   "n", "aligned", "track")}
@@ -409,10 +434,10 @@ def report(result: dict[str, Any], meta: dict[str, Any]) -> str:
             f"{s['chance_threshold_quantiles']}. Most aligned hashes of any negative, per "
             f"degradation: {s['negative_max_aligned']}.")
     table = markdown_table(
-        ["rule", "floor", "chance target", "min share", "false", "false rate",
+        ["rule", "floor", "chance target", "min share", "min overlap", "false", "false rate",
          *[f"true {k}" for k in POSITIVE_KINDS]],
         [[r["rule"], r["floor"], "none" if r["target"] == float("inf") else r["target"],
-          r["share"], r["false"], r["false_rate"],
+          r["share"], r["overlap"], r["false"], r["false_rate"],
           *[f"{100 * r[f'true_{k}']:.2f} %" for k in POSITIVE_KINDS]] for r in curve])
     return "\n\n".join(["# Fingerprint decision: false and true identification",
                          meta_markdown(meta), head, table])

@@ -19,14 +19,15 @@ Algorithm", ISMIR 2003):
 4. Matching (:func:`align`): a query hash found in a recording votes for the time offset
    ``t1_recording - t1_query``. The query is in that recording if many votes agree on one
    offset (within one frame); unrelated audio scatters its few chance collisions.
-5. The decision (:func:`required_aligned`): the best (track, offset) must hold more votes
-   than chance would put on any of the catalogue's offsets (:func:`chance_threshold`, which
-   grows with the query's votes and the catalogue's length), and at least ``MIN_SHARE`` of
-   the query's hashes. The share is the verification: a clip of the recording reproduces a
-   fifth to a third of its hashes at the right offset (at least 9 % through Opus at 64 kb/s),
-   while another track of the same composer or game that shares a motif, a loop or an
-   instrument with it lines up at most 5 % of them, often well beyond any chance bound
-   (docs/fingerprints.md).
+5. The decision (:func:`identify`): the best (track, offset) must hold more votes than
+   chance would put on any of the catalogue's offsets (:func:`chance_threshold`, which grows
+   with the query's votes and the catalogue's length), ``MIN_SHARE`` of the query's hashes
+   and a floor; then it is verified against the stretch of the recording it claims: the
+   aligned hashes must be ``MIN_OVERLAP`` of both the clip's hashes and the stored hashes of
+   that stretch (:func:`overlap`). Another track of the same composer or game that shares a
+   motif, a loop or an instrument lines up many more hashes than chance would (13-40 of a
+   10 s clip's ~1,000, issue 13) but a small part of both; a clip of the recording itself
+   lines up most of the stretch's stored hashes (docs/fingerprints.md).
 
 The parameters are fixed as version ``VERSION``: hashes of different versions never match,
 so the store keeps the version with every fingerprint. They were chosen on real recordings
@@ -37,7 +38,7 @@ recordings of ``musicprism dataset real``; ~31 stored hashes per second of audio
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +62,9 @@ MAX_DF = 127
 FAN_OUT = 2  # targets per anchor in a stored fingerprint
 QUERY_FAN_OUT = 6  # and in a query's: more pairs, so more chances to meet the stored ones
 F_QUANT, DT_QUANT = 2, 2  # hash bins and frames in pairs of two: one bin or frame of jitter
-MIN_SHARE = 0.08  # a match needs at least this share of the query's hashes to agree
+MIN_SHARE = 0.05  # a match needs at least this share of the query's hashes to agree
+MIN_OVERLAP = 0.09  # and this overlap of its hashes with the claimed stretch's (overlap)
+VERIFY_AT_MOST = 3  # candidates identify() checks against the store, best first
 CHANCE_TARGET = 1e-6  # expected chance matches per query the decision allows
 JITTER_FRAMES = 2  # a score counts votes on an offset and on the next (align)
 _F_BITS, _DF_BITS, _DT_BITS = 9, 8, 6  # f1, f2 - f1 + MAX_DF, t2 - t1 - 1 (each quantised)
@@ -345,18 +348,42 @@ def identify(
     catalogue_frames: int,
     catalogue_tracks: int,
     floor: int,
+    segment_hashes: Callable[[int, int, int], int],
 ) -> list[RecordingMatch]:
-    """The decision: :func:`align` with the aligned count :func:`required_aligned` asks for.
+    """The decision: :func:`align` with the aligned count :func:`required_aligned` asks for,
+    then each candidate (at most ``VERIFY_AT_MOST``, best first) verified by its
+    :func:`overlap` with the stretch of the recording it claims.
 
     Args:
         query, found_*: as for :func:`align` (the stored rows equal to a query hash).
         catalogue_frames, catalogue_tracks: the fingerprinted catalogue's length in frames and
             its number of tracks (where chance collisions can land, :func:`offset_bins`).
         floor: fewest aligned hashes in any case.
+        segment_hashes: ``(track_id, start, stop)`` -> how many hashes the store holds for
+            that track anchored in frames [start, stop).
     """
     if len(query) == 0:
         return []
-    bins = offset_bins(catalogue_frames, catalogue_tracks, int(query.times.max()) + 1)
+    span = int(query.times.max()) + 1
+    bins = offset_bins(catalogue_frames, catalogue_tracks, span)
     need = required_aligned(len(query), vote_count(query, found_hashes), bins, floor=floor)
-    return align(query, found_hashes, found_tracks, found_times, min_aligned=need,
-                 min_share=MIN_SHARE)
+    candidates = align(query, found_hashes, found_tracks, found_times, min_aligned=need,
+                       min_share=MIN_SHARE)[:VERIFY_AT_MOST]
+    verified = []
+    for m in candidates:
+        start = round(m.offset_seconds / FRAME_SECONDS)
+        stored = segment_hashes(m.track_id, start, start + span)
+        if overlap(m.aligned, len(query), stored) >= MIN_OVERLAP:
+            verified.append(m)
+    return verified
+
+
+def overlap(aligned: int, query_hashes: int, segment_hashes: int) -> float:
+    """How much of the clip and of the claimed stretch of the recording the aligned hashes
+    are: ``aligned / sqrt(query_hashes * segment_hashes)`` (the cosine of the two hash sets
+    when the aligned hashes are the ones they share), at most 1; 0 when either is empty.
+    ``segment_hashes``: the recording's stored hashes anchored from the match's offset over
+    the clip's length."""
+    if query_hashes <= 0 or segment_hashes <= 0:
+        return 0.0
+    return min(aligned / math.sqrt(query_hashes * segment_hashes), 1.0)

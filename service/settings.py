@@ -89,8 +89,8 @@ class Settings(BaseSettings):
         description=(
             "Fewest fingerprint hashes that must agree on one time offset before a clip is "
             "said to come from a catalogue recording; a match also needs more than chance "
-            "would give at the catalogue's size and 8 % of the clip's hashes "
-            "(docs/fingerprints.md)."
+            "would give at the catalogue's size, 5 % of the clip's hashes and an overlap "
+            "with the claimed stretch of the recording (docs/fingerprints.md)."
         ),
     )
     keep_audio: bool = Field(

@@ -120,10 +120,16 @@ class Recordings:
         with self.binding.session() as session:
             found = store.lookup_hashes(session, hashes=query.hashes, version=query.version)
             tracks, seconds = self._extent(session, query.version)
-        return fingerprints.identify(
-            query, *found, catalogue_frames=round(seconds / fingerprints.FRAME_SECONDS),
-            catalogue_tracks=tracks, floor=self.config.fingerprint_min_aligned,
-        )
+
+            def segment_hashes(track_id: int, start: int, stop: int) -> int:
+                return store.count_hashes_between(session, track_id=track_id, start=start,
+                                                  stop=stop)
+
+            return fingerprints.identify(
+                query, *found, catalogue_frames=round(seconds / fingerprints.FRAME_SECONDS),
+                catalogue_tracks=tracks, floor=self.config.fingerprint_min_aligned,
+                segment_hashes=segment_hashes,
+            )
 
     def _extent(self, session: Session, version: int) -> tuple[int, float]:
         """``store.fingerprint_extent``, read again at most every ``EXTENT_TTL`` seconds: the

@@ -19,6 +19,7 @@ from service.store.codec import (
     encode_vectors,
 )
 from service.store.fingerprints import (
+    count_hashes_between,
     fingerprint_extent,
     fingerprint_version,
     lookup_hashes,
@@ -75,6 +76,7 @@ __all__ = [
     "find_track_by_external_id",
     "find_track_by_hash",
     "find_track_by_isrc",
+    "count_hashes_between",
     "fingerprint_extent",
     "fingerprint_version",
     "get_embedding",

@@ -106,6 +106,16 @@ def lookup_hashes(
     return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
 
 
+def count_hashes_between(session: Session, *, track_id: int, start: int, stop: int) -> int:
+    """Stored hashes of ``track_id`` anchored in frames [start, stop): what a clip identified
+    at offset ``start`` should find again (``model.fingerprint.overlap``)."""
+    fh = fingerprint_hashes.c
+    return int(session.execute(
+        select(func.count()).select_from(fingerprint_hashes).where(
+            fh.track_id == track_id, fh.time >= start, fh.time < stop)
+    ).scalar_one())
+
+
 def fingerprint_extent(session: Session, *, version: int) -> tuple[int, float]:
     """(tracks, seconds of audio) fingerprinted with ``version``: how many offsets a query's
     chance collisions spread over (``model.fingerprint.offset_bins``)."""

@@ -60,13 +60,17 @@ def test_padding_tracks_are_moved_copies_of_the_catalogue() -> None:
 
 def test_the_rule_before_and_the_shipped_rule_on_hand_made_rows() -> None:
     shipped = bench.rules()[0]
-    assert shipped[1:] == (8, fp.CHANCE_TARGET, fp.MIN_SHARE)
-    lookalike = {"n": 1000, "votes": 30_000, "span": 600, "aligned": 15}
-    clip_of_it = {"n": 1000, "votes": 30_000, "span": 600, "aligned": 250}
-    quiet_clip = {"n": 20, "votes": 300, "span": 600, "aligned": 9}
+    assert shipped[1:] == (8, fp.CHANCE_TARGET, fp.MIN_SHARE, fp.MIN_OVERLAP)
+    row = {"n": 1000, "votes": 30_000, "span": 600}
+    lookalike = {**row, "aligned": 15, "segment": 300}  # issue 13: 1.5 %
+    shares_a_motif = {**row, "n": 400, "aligned": 25, "segment": 290}  # 6 %, overlap 0.073
+    clip_of_it = {**row, "aligned": 250, "segment": 320}
+    quiet_clip = {**row, "n": 20, "votes": 300, "aligned": 9, "segment": 12}
     frames, tracks = 10**8, 10_000
     assert bench.identified(lookalike, bench.BEFORE, frames, tracks)
     assert not bench.identified(lookalike, shipped, frames, tracks)
+    assert bench.identified(shares_a_motif, bench.BEFORE, frames, tracks)
+    assert not bench.identified(shares_a_motif, shipped, frames, tracks)
     assert bench.identified(clip_of_it, shipped, frames, tracks)
     assert bench.identified(quiet_clip, shipped, frames, tracks)
     assert not bench.identified(quiet_clip, bench.BEFORE, frames, tracks)

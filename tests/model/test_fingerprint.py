@@ -142,7 +142,12 @@ def identify(recordings: dict[int, fp.Fingerprint], clip: np.ndarray) -> list[fp
     found = fp.stored_rows(recordings, query.hashes)
     frames = sum(int(r.times.max()) + 1 for r in recordings.values())
     return fp.identify(query, *found, catalogue_frames=frames,
-                       catalogue_tracks=len(recordings), floor=8)
+                       catalogue_tracks=len(recordings), floor=8,
+                       segment_hashes=lambda t, a, b: segment_count(recordings[t], a, b))
+
+
+def segment_count(recording: fp.Fingerprint, start: int, stop: int) -> int:
+    return int(((recording.times >= start) & (recording.times < stop)).sum())
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "ogg"])
@@ -271,3 +276,36 @@ def test_vote_count_is_the_pairs_align_votes_with() -> None:
 def test_offset_bins_count_every_track_with_a_query_length_of_slack() -> None:
     assert fp.offset_bins(10_000, 3, 600) == 11_800
     assert fp.offset_bins(0, 0, 600) == 1
+
+
+def test_overlap_against_hand_computed_values() -> None:
+    assert fp.overlap(30, 900, 100) == pytest.approx(0.1)  # 30 / sqrt(90,000)
+    assert fp.overlap(10, 25, 16) == pytest.approx(0.5)
+    assert fp.overlap(50, 40, 40) == 1.0  # capped: one stored hash can meet several
+    assert fp.overlap(5, 0, 10) == 0.0
+    assert fp.overlap(5, 10, 0) == 0.0
+
+
+def test_identify_keeps_the_candidates_whose_stretch_they_overlap() -> None:
+    """Two tracks hold the same 20 hashes at one offset; the store says track 4's stretch
+    holds 30 hashes (overlap 20 / sqrt(20 * 30) = 0.82) and track 9's 50,000 (0.013)."""
+    query = fp.Fingerprint(hashes=np.arange(20, dtype=np.int32),
+                           times=np.arange(20, dtype=np.int32) * 3)
+    hashes = np.concatenate([query.hashes, query.hashes]).astype(np.int64)
+    tracks = np.repeat([4, 9], 20)
+    times = np.concatenate([query.times + 100, query.times + 500]).astype(np.int64)
+    asked = []
+
+    def segment_hashes(track: int, start: int, stop: int) -> int:
+        asked.append((track, start, stop))
+        return {4: 30, 9: 50_000}[track]
+
+    matches = fp.identify(query, hashes, tracks, times, catalogue_frames=10_000,
+                          catalogue_tracks=2, floor=3, segment_hashes=segment_hashes)
+    assert [(m.track_id, m.aligned) for m in matches] == [(4, 20)]
+    assert asked == [(4, 100, 158), (9, 500, 558)]  # the clip spans frames 0..57
+    assert fp.identify(query, hashes, tracks, times, catalogue_frames=10_000,
+                       catalogue_tracks=2, floor=21, segment_hashes=segment_hashes) == []
+    empty = fp.Fingerprint(np.zeros(0, np.int32), np.zeros(0, np.int32))
+    assert fp.identify(empty, hashes, tracks, times, catalogue_frames=10_000,
+                       catalogue_tracks=2, floor=3, segment_hashes=segment_hashes) == []
