@@ -21,12 +21,15 @@ Queries: 10 s clips, every ``--stride`` seconds, of
 Each degradation is applied to the whole recording, which is then cut (one encode per
 recording, not per clip). Prints and writes benchmarks/results/fingerprint_negatives.{md,json}:
 the false and true identification rates of the shipped decision, and the curve of both
-against the chance-bound target and the verification threshold.
+against the chance-bound target, the share, the verification threshold and the floor; every
+clip's features (hash count, votes, best candidate, its stretch) go to
+``fingerprint_negatives.clips.json.gz``, from which ``--from-json`` reports again.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import time
@@ -327,17 +330,35 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.from_json is not None:  # report again, with the rules as they are now
         earlier = json.loads(args.from_json.read_text())
+        if "rows" not in earlier:
+            earlier["rows"] = read_clips(args.from_json.with_name(earlier["clips_file"]))
         earlier.pop("summary", None)
         meta = {k: earlier.pop(k) for k in ("command", "date", "machine", "wall_s")}
+        earlier["reported_with"] = command_line("benchmarks.fingerprint_negatives", argv)
         earlier["summary"] = summarise(earlier)
         markdown = report(earlier, meta)
-        write_results(args.out, {**meta, **earlier}, markdown)
+        write_results(args.out, {**meta, **kept(args.out, earlier)}, markdown)
         print(markdown)  # noqa: T201
         return
     meta = meta_block(command_line("benchmarks.fingerprint_negatives", argv))
     result = run(args)
     result["summary"] = summarise(result)
-    publish(args.out, meta, result, report)
+    publish(args.out, meta, kept(args.out, result), lambda r, m: report(result, m))
+
+
+def kept(stem: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` without its per-clip rows, which go (gzipped) to ``stem.clips.json.gz``."""
+    path = stem.with_name(stem.name + ".clips.json.gz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        json.dump(result["rows"], f, separators=(",", ":"))
+    return {**{k: v for k, v in result.items() if k != "rows"}, "clips_file": path.name}
+
+
+def read_clips(path: Path) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows: list[dict[str, Any]] = json.load(f)
+    return rows
 
 
 Rule = tuple[str, int, float, float, float]  # (name, floor, chance target, share, overlap)
@@ -422,7 +443,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             "positives_without_hashes": len(silent),
             "negative_max_aligned": {k: max((r["aligned"] for r in rows if r["side"] ==
                                             "negative" and r["kind"] == k
-                                            and r.get("correlation", 0.0) < SAME_AUDIO),
+                                            and (r["recording"], r["track"]) not in pairs),
                                            default=0) for k in NEGATIVE_KINDS}}
 
 
@@ -463,8 +484,10 @@ def report(result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"{c['n']}, stretch {c['segment']}, track {c['track']}, audio correlation "
         f"{c['correlation'] if c['correlation'] is None else round(c['correlation'], 3)}"
         for c in false))
+    again = ([f"Reported again from the clips of that run, with the rules as they are now: "
+              f"`{result['reported_with']}`."] if "reported_with" in result else [])
     return "\n\n".join(["# Fingerprint decision: false and true identification",
-                         meta_markdown(meta), head, table, listed, missed])
+                         meta_markdown(meta), *again, head, table, listed, missed])
 
 
 if __name__ == "__main__":

@@ -74,3 +74,10 @@ def test_the_rule_before_and_the_shipped_rule_on_hand_made_rows() -> None:
     assert bench.identified(clip_of_it, shipped, frames, tracks)
     assert bench.identified(quiet_clip, shipped, frames, tracks)
     assert not bench.identified(quiet_clip, bench.BEFORE, frames, tracks)
+
+
+def test_the_clips_go_to_a_gzipped_file_and_come_back(tmp_path) -> None:
+    rows = [{"n": 3, "aligned": 1, "side": "negative"}, {"n": 0, "aligned": 0, "side": "x"}]
+    kept = bench.kept(tmp_path / "out" / "run", {"rows": rows, "pad": 7})
+    assert kept == {"pad": 7, "clips_file": "run.clips.json.gz"}
+    assert bench.read_clips(tmp_path / "out" / "run.clips.json.gz") == rows
