@@ -25,7 +25,7 @@ Algorithm", ISMIR 2003):
    and a floor; then it is verified against the stretch of the recording it claims: the
    aligned hashes must be ``MIN_OVERLAP`` of both the clip's hashes and the stored hashes of
    that stretch (:func:`overlap`). Another track of the same composer or game that shares a
-   motif, a loop or an instrument lines up many more hashes than chance would (13-40 of a
+   motif, a loop or an instrument lines up many more hashes than chance would (13-36 of a
    10 s clip's ~1,000, issue 13) but a small part of both; a clip of the recording itself
    lines up most of the stretch's stored hashes (docs/fingerprints.md).
 
