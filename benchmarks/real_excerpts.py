@@ -57,11 +57,19 @@ def service_rank(scores: np.ndarray, own: int, identified: list[int]) -> int:
 
 
 def identify(catalogue: list[fp.Fingerprint], samples: np.ndarray) -> list[int]:
-    """Catalogue indices ``samples`` is identified as, as ``Recordings.identify`` does it (the
-    default threshold of 12 aligned hashes), best first."""
+    """Catalogue indices ``samples`` is identified as, as ``Recordings.identify`` decides it
+    (``fingerprint.identify`` with the default floor of 8), best first."""
     query = fp.fingerprint(samples, SR, fan_out=fp.QUERY_FAN_OUT)
     found = fp.stored_rows(dict(enumerate(catalogue)), query.hashes)
-    matches = fp.align(query, *found, min_aligned=12, min_share=fp.MIN_SHARE)
+    frames = sum(int(c.times.max()) + 1 for c in catalogue if len(c))
+
+    def segment_hashes(track: int, start: int, stop: int) -> int:
+        times = catalogue[track].times
+        return int(((times >= start) & (times < stop)).sum())
+
+    matches = fp.identify(query, *found, catalogue_frames=frames,
+                          catalogue_tracks=len(catalogue), floor=8,
+                          segment_hashes=segment_hashes)
     return [m.track_id for m in matches]
 
 

@@ -19,6 +19,15 @@ Algorithm", ISMIR 2003):
 4. Matching (:func:`align`): a query hash found in a recording votes for the time offset
    ``t1_recording - t1_query``. The query is in that recording if many votes agree on one
    offset (within one frame); unrelated audio scatters its few chance collisions.
+5. The decision (:func:`identify`): the best (track, offset) must hold more votes than
+   chance would put on any of the catalogue's offsets (:func:`chance_threshold`, which grows
+   with the query's votes and the catalogue's length), ``MIN_SHARE`` of the query's hashes
+   and a floor; then it is verified against the stretch of the recording it claims: the
+   aligned hashes must be ``MIN_OVERLAP`` of both the clip's hashes and the stored hashes of
+   that stretch (:func:`overlap`). Another track of the same composer or game that shares a
+   motif, a loop or an instrument lines up many more hashes than chance would (13-36 of a
+   10 s clip's ~1,000, issue 13) but a small part of both; a clip of the recording itself
+   lines up most of the stretch's stored hashes (docs/fingerprints.md).
 
 The parameters are fixed as version ``VERSION``: hashes of different versions never match,
 so the store keeps the version with every fingerprint. They were chosen on real recordings
@@ -28,11 +37,13 @@ recordings of ``musicprism dataset real``; ~31 stored hashes per second of audio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.stats
 from scipy.ndimage import maximum_filter
 
 from model.audio_resample import StreamResampler
@@ -51,7 +62,11 @@ MAX_DF = 127
 FAN_OUT = 2  # targets per anchor in a stored fingerprint
 QUERY_FAN_OUT = 6  # and in a query's: more pairs, so more chances to meet the stored ones
 F_QUANT, DT_QUANT = 2, 2  # hash bins and frames in pairs of two: one bin or frame of jitter
-MIN_SHARE = 0.01  # a match needs at least this share of the query's hashes to agree
+MIN_SHARE = 0.05  # a match needs at least this share of the query's hashes to agree
+MIN_OVERLAP = 0.09  # and this overlap of its hashes with the claimed stretch's (overlap)
+VERIFY_AT_MOST = 3  # candidates identify() checks against the store, best first
+CHANCE_TARGET = 1e-6  # expected chance matches per query the decision allows
+JITTER_FRAMES = 2  # a score counts votes on an offset and on the next (align)
 _F_BITS, _DF_BITS, _DT_BITS = 9, 8, 6  # f1, f2 - f1 + MAX_DF, t2 - t1 - 1 (each quantised)
 HASH_BITS = _F_BITS + _DF_BITS + _DT_BITS
 _WINDOW = np.hanning(N_FFT).astype(np.float32)
@@ -261,3 +276,114 @@ def align(
         if score[i] >= min_aligned and score[i] / total >= min_share
     ]
     return sorted(matches, key=lambda m: (-m.aligned, m.track_id))
+
+
+def vote_count(query: Fingerprint, found_hashes: np.ndarray) -> int:
+    """Votes :func:`align` casts for these stored rows: per stored hash, the query hashes
+    equal to it (chance collisions and true ones together)."""
+    if len(query) == 0 or len(found_hashes) == 0:
+        return 0
+    q = np.sort(query.hashes)
+    found = np.asarray(found_hashes)
+    counts = np.searchsorted(q, found, side="right") - np.searchsorted(q, found, side="left")
+    return int(counts.sum())
+
+
+def offset_bins(total_frames: int, tracks: int, query_frames: int) -> int:
+    """(track, offset) pairs a query can land on: each of ``tracks`` recordings, ``total_frames``
+    frames together, offers its frames plus the query's length (a clip may start before a
+    recording's first hash or run past its end)."""
+    return max(int(total_frames) + int(tracks) * int(query_frames), 1)
+
+
+def chance_matches(aligned: int, votes: int, bins: int) -> float:
+    """Expected number of the catalogue's (track, offset) bins that chance alone fills with
+    ``aligned`` or more of a query's votes.
+
+    The null hypothesis, stated once: the query is in no catalogue recording, and each of its
+    ``votes`` (stored hashes equal to a query hash) falls on one of ``bins`` offsets uniformly
+    and independently. A score counts ``JITTER_FRAMES`` adjacent offsets, so one bin's count
+    is Binomial(votes, JITTER_FRAMES / bins), and the expected number of bins at ``aligned``
+    or more is ``bins`` times its tail (exactly so when the offsets wrap around; a bound on
+    the chance that any bin gets there, Bonferroni's). More votes (a longer or busier query,
+    a bigger catalogue) make a given count likelier by chance; more bins spread them thinner.
+
+    Raises:
+        ValueError: a negative count or ``bins`` < 1.
+    """
+    if aligned < 0 or votes < 0 or bins < 1:
+        raise ValueError(f"need aligned, votes >= 0 and bins >= 1; got {aligned}, {votes}, {bins}")
+    if aligned == 0:
+        return float(bins)
+    p = min(JITTER_FRAMES / bins, 1.0)
+    return bins * float(scipy.stats.binom.sf(aligned - 1, votes, p))
+
+
+def chance_threshold(votes: int, bins: int, target: float = CHANCE_TARGET) -> int:
+    """Fewest aligned votes that chance reaches on fewer than ``target`` bins in expectation:
+    the smallest k >= 1 with ``chance_matches(k, votes, bins) <= target``."""
+    if not 0 < target:
+        raise ValueError(f"target must be > 0, got {target}")
+    k = 1
+    while k <= votes and chance_matches(k, votes, bins) > target:
+        k += 1
+    return k
+
+
+def required_aligned(query_hashes: int, votes: int, bins: int, *, floor: int,
+                     target: float = CHANCE_TARGET, min_share: float = MIN_SHARE) -> int:
+    """Aligned hashes a match needs: beyond chance (:func:`chance_threshold`), at least
+    ``min_share`` of the query's hashes, and at least ``floor`` (a deployment's own minimum,
+    ``MUSICPRISM_FINGERPRINT_MIN_ALIGNED``)."""
+    by_share = math.ceil(min_share * query_hashes - 1e-9)
+    return max(chance_threshold(votes, bins, target), by_share, floor, 1)
+
+
+def identify(
+    query: Fingerprint,
+    found_hashes: np.ndarray,
+    found_tracks: np.ndarray,
+    found_times: np.ndarray,
+    *,
+    catalogue_frames: int,
+    catalogue_tracks: int,
+    floor: int,
+    segment_hashes: Callable[[int, int, int], int],
+) -> list[RecordingMatch]:
+    """The decision: :func:`align` with the aligned count :func:`required_aligned` asks for,
+    then each candidate (at most ``VERIFY_AT_MOST``, best first) verified by its
+    :func:`overlap` with the stretch of the recording it claims.
+
+    Args:
+        query, found_*: as for :func:`align` (the stored rows equal to a query hash).
+        catalogue_frames, catalogue_tracks: the fingerprinted catalogue's length in frames and
+            its number of tracks (where chance collisions can land, :func:`offset_bins`).
+        floor: fewest aligned hashes in any case.
+        segment_hashes: ``(track_id, start, stop)`` -> how many hashes the store holds for
+            that track anchored in frames [start, stop).
+    """
+    if len(query) == 0:
+        return []
+    span = int(query.times.max()) + 1
+    bins = offset_bins(catalogue_frames, catalogue_tracks, span)
+    need = required_aligned(len(query), vote_count(query, found_hashes), bins, floor=floor)
+    candidates = align(query, found_hashes, found_tracks, found_times, min_aligned=need,
+                       min_share=MIN_SHARE)[:VERIFY_AT_MOST]
+    verified = []
+    for m in candidates:
+        start = round(m.offset_seconds / FRAME_SECONDS)
+        stored = segment_hashes(m.track_id, start, start + span)
+        if overlap(m.aligned, len(query), stored) >= MIN_OVERLAP:
+            verified.append(m)
+    return verified
+
+
+def overlap(aligned: int, query_hashes: int, segment_hashes: int) -> float:
+    """How much of the clip and of the claimed stretch of the recording the aligned hashes
+    are: ``aligned / sqrt(query_hashes * segment_hashes)`` (the cosine of the two hash sets
+    when the aligned hashes are the ones they share), at most 1; 0 when either is empty.
+    ``segment_hashes``: the recording's stored hashes anchored from the match's offset over
+    the clip's length."""
+    if query_hashes <= 0 or segment_hashes <= 0:
+        return 0.0
+    return min(aligned / math.sqrt(query_hashes * segment_hashes), 1.0)

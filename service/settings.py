@@ -84,11 +84,13 @@ class Settings(BaseSettings):
         ),
     )
     fingerprint_min_aligned: int = Field(
-        12,
+        8,
         ge=3,
         description=(
-            "Fingerprint hashes that must agree on one time offset before a clip is said to "
-            "come from a catalogue recording."
+            "Fewest fingerprint hashes that must agree on one time offset before a clip is "
+            "said to come from a catalogue recording; a match also needs more than chance "
+            "would give at the catalogue's size, 5 % of the clip's hashes and an overlap "
+            "with the claimed stretch of the recording (docs/fingerprints.md)."
         ),
     )
     keep_audio: bool = Field(

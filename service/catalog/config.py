@@ -23,7 +23,9 @@ class CatalogConfig:
             holds more changes than this.
         fingerprints: store a landmark fingerprint of each ingested track and identify the
             recordings a query clip was cut from (model/fingerprint.py).
-        fingerprint_min_aligned: hashes that must agree on one offset for such a match.
+        fingerprint_min_aligned: fewest hashes that must agree on one offset for such a match;
+            the decision asks for more when chance or the share rule does
+            (``model.fingerprint.required_aligned``).
         audio_dir: where copies of ingested audio are kept and found (None: nowhere).
         keep_audio: keep a copy of each track ingested (copies go when their track does).
     """
@@ -36,7 +38,7 @@ class CatalogConfig:
     mmap: bool = False
     delta_max: int = 10_000
     fingerprints: bool = True
-    fingerprint_min_aligned: int = 12
+    fingerprint_min_aligned: int = 8
     audio_dir: Path | None = None
     keep_audio: bool = True
 

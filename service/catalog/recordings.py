@@ -30,6 +30,7 @@ from service.errors import EmbeddingNotFound, IsrcConflict
 from service.models import Track
 
 log = logging.getLogger(__name__)
+EXTENT_TTL = 30.0  # seconds a catalogue's fingerprinted length is reused (Recordings._extent)
 
 
 @dataclass
@@ -128,6 +129,7 @@ class Recordings:
         self.audio = audio if config.keep_audio else None
         self.on_embed: Callable[[float], None] | None = None
         self.on_ingest: Callable[[str, str | None], None] | None = None
+        self._extent_cache: dict[int, tuple[float, tuple[int, float]]] = {}
 
     # --- what a clip is ---------------------------------------------------------------------
     def decode(
@@ -165,12 +167,32 @@ class Recordings:
         if not self.config.fingerprints:
             return []
         query = self.fingerprint(samples, fan_out=fingerprints.QUERY_FAN_OUT)
+        if len(query) == 0:
+            return []
         with self.binding.session() as session:
             found = store.lookup_hashes(session, hashes=query.hashes, version=query.version)
-        return fingerprints.align(
-            query, *found, min_aligned=self.config.fingerprint_min_aligned,
-            min_share=fingerprints.MIN_SHARE,
-        )
+            tracks, seconds = self._extent(session, query.version)
+
+            def segment_hashes(track_id: int, start: int, stop: int) -> int:
+                return store.count_hashes_between(session, track_id=track_id, start=start,
+                                                  stop=stop)
+
+            return fingerprints.identify(
+                query, *found, catalogue_frames=round(seconds / fingerprints.FRAME_SECONDS),
+                catalogue_tracks=tracks, floor=self.config.fingerprint_min_aligned,
+                segment_hashes=segment_hashes,
+            )
+
+    def _extent(self, session: Session, version: int) -> tuple[int, float]:
+        """``store.fingerprint_extent``, read again at most every ``EXTENT_TTL`` seconds: the
+        catalogue's length changes slowly and the decision's chance bound moves with its
+        logarithm, so one aggregate over every fingerprinted track per query is not needed."""
+        now = time.monotonic()
+        cached = self._extent_cache.get(version)
+        if cached is None or now - cached[0] > EXTENT_TTL:
+            cached = (now, store.fingerprint_extent(session, version=version))
+            self._extent_cache[version] = cached
+        return cached[1]
 
     # --- tracks in and out ------------------------------------------------------------------
     def ingest(self, source: bytes | Path, meta: TrackMeta) -> IngestOutcome:

@@ -19,6 +19,8 @@ from service.store.codec import (
     encode_vectors,
 )
 from service.store.fingerprints import (
+    count_hashes_between,
+    fingerprint_extent,
     fingerprint_version,
     lookup_hashes,
     put_fingerprint,
@@ -75,6 +77,8 @@ __all__ = [
     "find_track_by_external_id",
     "find_track_by_hash",
     "find_track_by_isrc",
+    "count_hashes_between",
+    "fingerprint_extent",
     "fingerprint_version",
     "get_embedding",
     "get_model_version",

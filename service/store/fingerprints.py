@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, any_, bindparam, delete, insert, select, text
+from sqlalchemy import Integer, any_, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -104,6 +104,28 @@ def lookup_hashes(
     flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=3 * len(rows))
     out = flat.reshape(-1, 3)
     return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
+
+
+def count_hashes_between(session: Session, *, track_id: int, start: int, stop: int) -> int:
+    """Stored hashes of ``track_id`` anchored in frames [start, stop): what a clip identified
+    at offset ``start`` should find again (``model.fingerprint.overlap``)."""
+    fh = fingerprint_hashes.c
+    return int(session.execute(
+        select(func.count()).select_from(fingerprint_hashes).where(
+            fh.track_id == track_id, fh.time >= start, fh.time < stop)
+    ).scalar_one())
+
+
+def fingerprint_extent(session: Session, *, version: int) -> tuple[int, float]:
+    """(tracks, seconds of audio) fingerprinted with ``version``: how many offsets a query's
+    chance collisions spread over (``model.fingerprint.offset_bins``)."""
+    tracks, seconds = session.execute(
+        select(func.count(), func.coalesce(func.sum(Track.duration_seconds), 0.0))
+        .select_from(TrackFingerprint)
+        .join(Track, Track.id == TrackFingerprint.track_id)
+        .where(TrackFingerprint.version == version)
+    ).one()
+    return int(tracks), float(seconds)
 
 
 def refresh_statistics(session: Session) -> None:

@@ -3,6 +3,8 @@ deleted with the track, and refused when malformed; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from sqlalchemy import text
@@ -151,3 +153,29 @@ def test_refresh_statistics_analyzes_the_fingerprint_tables(session: Session) ->
     # Lookups are unchanged (one array parameter on PostgreSQL, IN lists on SQLite).
     found = store.lookup_hashes(session, hashes=fp.hashes[:10], version=VERSION)
     assert rows(found) == expected_rows(tid, fp, set(fp.hashes[:10].tolist()))
+
+
+def test_fingerprint_extent_counts_the_tracks_and_seconds_of_one_version(
+    session: Session,
+) -> None:
+    mv = model_version(session)
+    assert store.fingerprint_extent(session, version=VERSION) == (0, 0.0)
+    create_track(session, **track_fields(1, mv.id, n_windows=4), fingerprint=fingerprint_of(1))
+    create_track(session, **track_fields(2, mv.id, n_windows=10), fingerprint=fingerprint_of(2))
+    create_track(session, **track_fields(3, mv.id, n_windows=7))  # no fingerprint
+    create_track(session, **track_fields(4, mv.id, n_windows=5),
+                 fingerprint=fingerprint_of(4, version=VERSION + 1))
+    assert store.fingerprint_extent(session, version=VERSION) == (2, pytest.approx(42.0))
+    assert store.fingerprint_extent(session, version=VERSION + 1) == (1, pytest.approx(15.0))
+
+
+def test_count_hashes_between_counts_one_tracks_anchors_in_a_range(session: Session) -> None:
+    mv = model_version(session)
+    fps = {n: fingerprint_of(n) for n in (1, 2)}
+    ids = {n: create_track(session, **track_fields(n, mv.id), fingerprint=fps[n])[0].id
+           for n in fps}
+    for n, (start, stop) in itertools.product(fps, [(0, 10_000), (1234, 5678), (70, 70)]):
+        expected = int(((fps[n].times >= start) & (fps[n].times < stop)).sum())
+        assert store.count_hashes_between(session, track_id=ids[n], start=start,
+                                          stop=stop) == expected
+    assert store.count_hashes_between(session, track_id=999, start=0, stop=10_000) == 0
