@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = SHIPPED_MODEL
 
+#: Every API router, in the order the app mounts them (the page and /docs are not routers).
+ROUTERS = (health, tracks, jobs, audio, similar, seeds, search, admin, metrics)
+
 
 def resolve_model_path(settings: Settings) -> Path:
     return settings.model_path or DEFAULT_MODEL
@@ -116,7 +119,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, tracks, jobs, audio, similar, seeds, search, admin, metrics):
+    for module in ROUTERS:
         app.include_router(module.router)
     install_docs(app)
     install_page(app)

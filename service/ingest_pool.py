@@ -15,15 +15,11 @@ import os
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from model import audio
-from model import fingerprint as fingerprints
-from model.embed import Embedder, TrackEmbedding
-from service.catalog.recordings import Analysis, Needs, analyse
+from model.embed import Embedder
+from service.catalog.recordings import Analysis, AudioAnalyser, Needs, analyse
 
 
 def usable_cores() -> int:
@@ -34,26 +30,7 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass
-class ModelAnalyser:
-    """:class:`~service.catalog.recordings.Analyser` from a model alone (no store)."""
-
-    embedder: Embedder
-    max_seconds: float
-    min_seconds: float
-
-    def decode(self, source: bytes | str | Path) -> audio.Decoded:
-        return audio.decode(source, sample_rate=self.embedder.sample_rate,
-                            max_seconds=self.max_seconds, min_seconds=self.min_seconds)
-
-    def embedder_embed(self, samples: np.ndarray) -> TrackEmbedding:
-        return self.embedder.embed(samples)
-
-    def fingerprint(self, samples: np.ndarray) -> fingerprints.Fingerprint:
-        return fingerprints.fingerprint(samples, self.embedder.sample_rate)
-
-
-_analyser: ModelAnalyser | None = None
+_analyser: AudioAnalyser | None = None
 
 
 def _exit_with(parent: int, every_s: float = 1.0) -> None:
@@ -75,7 +52,7 @@ def _start(parent: int, model_path: str, max_seconds: float, min_seconds: float)
     global _analyser
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     torch.set_num_threads(1)
-    _analyser = ModelAnalyser(Embedder(load_checkpoint(Path(model_path))), max_seconds,
+    _analyser = AudioAnalyser(Embedder(load_checkpoint(Path(model_path))), max_seconds,
                               min_seconds)
 
 

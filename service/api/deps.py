@@ -2,8 +2,8 @@
 so tests can swap any of it with ``app.dependency_overrides``.
 
 Each route asks for the part it needs: the model (``ModelDep``: schema, tags), the queries
-(``QueriesDep``), audio in and tracks written (``RecordingsDep``), or the served index's life
-cycle (``IndexesDep``).
+(``QueriesDep``), audio in and tracks written (``RecordingsDep``), the served index's life
+cycle (``IndexesDep``), or the background job queue (``JobsDep``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from model.checkpoint import LoadedModel
 from service.api.access import ACCESS_CHECKED, refusal, refuse
 from service.catalog import Catalog, IndexLifecycle, Queries, Recordings
 from service.errors import NotReady
+from service.jobs.queue import JobQueue
 from service.settings import Settings
 
 # The dependencies are ``async def`` although they do no I/O: FastAPI runs a plain ``def``
@@ -54,11 +55,19 @@ async def get_indexes(catalog: CatalogDep) -> IndexLifecycle:
     return catalog.indexes
 
 
+async def get_jobs(request: Request) -> JobQueue:
+    queue = getattr(request.app.state, "jobs", None)
+    if queue is None:
+        raise NotReady("the job queue is still loading")
+    return queue
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 QueriesDep = Annotated[Queries, Depends(get_queries)]
 RecordingsDep = Annotated[Recordings, Depends(get_recordings)]
 IndexesDep = Annotated[IndexLifecycle, Depends(get_indexes)]
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 
 
 async def require_api_key(

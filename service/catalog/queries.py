@@ -89,10 +89,7 @@ class Queries:
         Raises:
             TrackNotFound: no such track (or no embedding by this model).
         """
-        with self.binding.session() as session:
-            store.get_track(session, track_id=track_id)  # raises TrackNotFound
-            emb = store.get_embedding(session, track_id=track_id,
-                                      model_version_id=self.binding.model_version_id)
+        emb = self.windows_of(track_id)
         scale, bias = self.model.tag_calibration
         probs = tag_probabilities(emb.windows, self.model.tag_proxies, scale, bias, self.schema)
         return TagTimeline(window_seconds=emb.window_seconds, hop_seconds=emb.hop_seconds,

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -83,22 +82,39 @@ class Analysis:
     embed_seconds: float = 0.0
 
 
-class Analyser(Protocol):
-    """What :func:`analyse` needs: :class:`Recordings`, or a model alone in another process."""
+@dataclass(frozen=True)
+class AudioAnalyser:
+    """Decode, embed and fingerprint with a model alone (no store, no index): what
+    :class:`Recordings` does to audio, and what ingest's worker processes do
+    (service/ingest_pool.py)."""
 
-    def decode(self, source: bytes | str | Path) -> audio.Decoded: ...
-    def embedder_embed(self, samples: np.ndarray) -> TrackEmbedding: ...
-    def fingerprint(self, samples: np.ndarray) -> fingerprints.Fingerprint: ...
+    embedder: Embedder
+    max_seconds: float
+    min_seconds: float
+
+    def decode(self, source: bytes | str | Path, *, start: float = 0.0,
+               duration: float | None = None) -> audio.Decoded:
+        """Audio at the model's rate, within the duration limits."""
+        return audio.decode(source, sample_rate=self.embedder.sample_rate,
+                            max_seconds=self.max_seconds, min_seconds=self.min_seconds,
+                            start=start, duration=duration)
+
+    def embed(self, samples: np.ndarray) -> TrackEmbedding:
+        return self.embedder.embed(samples)
+
+    def fingerprint(self, samples: np.ndarray, *, fan_out: int = fingerprints.FAN_OUT
+                    ) -> fingerprints.Fingerprint:
+        return fingerprints.fingerprint(samples, self.embedder.sample_rate, fan_out=fan_out)
 
 
-def analyse(analyser: Analyser, source: bytes | str | Path, needs: Needs) -> Analysis:
+def analyse(analyser: AudioAnalyser, source: bytes | str | Path, needs: Needs) -> Analysis:
     """Decode ``source`` and compute what ``needs`` asks for (no store, no index)."""
     decoded = analyser.decode(source)
     fp = analyser.fingerprint(decoded.samples) if needs.fingerprint else None
     emb, seconds = None, 0.0
     if needs.embedding:
         started = time.perf_counter()
-        emb = analyser.embedder_embed(decoded.samples)
+        emb = analyser.embed(decoded.samples)
         seconds = time.perf_counter() - started
     return Analysis(duration=decoded.duration, embedding=emb, fingerprint=fp,
                     embed_seconds=seconds)
@@ -123,6 +139,8 @@ class Recordings:
         self.model = model
         self.schema = model.schema
         self.embedder = Embedder(model)
+        self.analyser = AudioAnalyser(self.embedder, config.max_audio_seconds,
+                                      config.min_audio_seconds)
         self.binding = binding
         self.indexes = indexes
         self.config = config
@@ -136,22 +154,11 @@ class Recordings:
         self, source: bytes | str | Path, *, start: float = 0.0, duration: float | None = None
     ) -> audio.Decoded:
         """Audio at the model's rate, within the catalogue's duration limits."""
-        return audio.decode(
-            source,
-            sample_rate=self.embedder.sample_rate,
-            max_seconds=self.config.max_audio_seconds,
-            min_seconds=self.config.min_audio_seconds,
-            start=start,
-            duration=duration,
-        )
-
-    def embedder_embed(self, samples: np.ndarray) -> TrackEmbedding:
-        """The embedding alone (:meth:`embed` also reports its time to ``on_embed``)."""
-        return self.embedder.embed(samples)
+        return self.analyser.decode(source, start=start, duration=duration)
 
     def embed(self, samples: np.ndarray) -> TrackEmbedding:
         started = time.perf_counter()
-        embedding = self.embedder.embed(samples)
+        embedding = self.analyser.embed(samples)
         if self.on_embed is not None:
             self.on_embed(time.perf_counter() - started)
         return embedding
@@ -159,7 +166,7 @@ class Recordings:
     def fingerprint(
         self, samples: np.ndarray, *, fan_out: int = fingerprints.FAN_OUT
     ) -> fingerprints.Fingerprint:
-        return fingerprints.fingerprint(samples, self.embedder.sample_rate, fan_out=fan_out)
+        return self.analyser.fingerprint(samples, fan_out=fan_out)
 
     def identify(self, samples: np.ndarray) -> list[fingerprints.RecordingMatch]:
         """The catalogue recordings ``samples`` (at the model's rate) were cut from, best
@@ -228,7 +235,7 @@ class Recordings:
         if isinstance(plan, IngestOutcome):
             return plan
         try:
-            analysis = analyse(self, source, plan.needs)
+            analysis = analyse(self.analyser, source, plan.needs)
         except audio.AudioError as exc:
             self._count("failed", type(exc).__name__)
             raise

@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from service.api.routes import (
-    admin,
-    audio,
-    health,
-    jobs,
-    metrics,
-    search,
-    seeds,
-    similar,
-    tracks,
-)
 from service.api.strict import StrictRoute
+from service.app import ROUTERS
 from support.audio import encode
 from tests.conftest import BACKENDS
 from tests.service.conftest import API_KEY, SR, song
 from tests.service.shelf import Shelf, open_shelf
 
-ROUTERS = (admin, audio, health, jobs, metrics, search, seeds, similar, tracks)
 SIMILAR_PARAMS = (
     "facet, k, regions, exclude, exclude_artist, artist, album, isrc, year_min, year_max, "
     "duration_min, duration_max, tag, tag_mode, tag_threshold"

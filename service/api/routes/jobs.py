@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from service.api.access import GatedRoute
-from service.api.deps import WriteAccess
+from service.api.deps import JobsDep, WriteAccess
 from service.api.numbers import Int
 from service.api.routes.common import ERRORS
-from service.errors import InvalidValue, NotReady
-from service.jobs.queue import JobQueue, Upload
+from service.errors import InvalidValue
+from service.jobs.queue import Upload
 from service.schemas import JobPublic
 
 router = APIRouter(tags=["jobs"], responses=ERRORS, route_class=GatedRoute)
@@ -26,13 +26,6 @@ CallbackField = Annotated[
 ]
 
 
-def job_queue(request: Request) -> JobQueue:
-    queue = getattr(request.app.state, "jobs", None)
-    if queue is None:
-        raise NotReady("the job queue is still loading")
-    return queue
-
-
 def accepted(job: JobPublic) -> JSONResponse:
     """202 with the job and where to follow it."""
     return JSONResponse(job.model_dump(mode="json"), status_code=202,
@@ -41,7 +34,7 @@ def accepted(job: JobPublic) -> JSONResponse:
 
 @router.post("/jobs", status_code=202, response_model=JobPublic, dependencies=[WriteAccess])
 def submit_job(
-    request: Request,
+    queue: JobsDep,
     files: Annotated[list[UploadFile], File(description="Audio files, ingested in order.")],
     callback_url: CallbackField = None,
 ) -> Response:
@@ -51,14 +44,14 @@ def submit_job(
     if not 1 <= len(files) <= MAX_JOB_FILES:
         raise InvalidValue("files", len(files), f"a job holds 1 to {MAX_JOB_FILES} files")
     uploads = [Upload(file=f.file, filename=f.filename, meta={}) for f in files]
-    return accepted(job_queue(request).submit(uploads, callback_url))
+    return accepted(queue.submit(uploads, callback_url))
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic, dependencies=[WriteAccess])
 def get_job(
-    request: Request,
+    queue: JobsDep,
     job_id: Annotated[Int, Path(ge=1, le=MAX_JOB_ID, description="A job id.")],
 ) -> JobPublic:
     """A job: its state, each file's track or error, and its webhook's attempts. Readable
     with the API key only (a job names the files someone uploaded)."""
-    return job_queue(request).get(job_id)
+    return queue.get(job_id)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from service.api.access import GatedRoute
-from service.api.deps import QueriesDep, RecordingsDep, WriteAccess
+from service.api.deps import JobsDep, QueriesDep, RecordingsDep, WriteAccess
 from service.api.numbers import Int
 from service.api.routes.common import ERRORS, TrackId, public, summary
-from service.api.routes.jobs import CallbackField, accepted, job_queue
+from service.api.routes.jobs import CallbackField, accepted
 from service.catalog import TrackMeta
 from service.errors import InvalidValue
 from service.jobs.queue import Upload
@@ -46,8 +46,8 @@ YearField = Annotated[
     responses={202: {"model": JobPublic, "description": "Accepted as a job (async=true)"}},
 )
 def ingest_track(
-    request: Request,
     recordings: RecordingsDep,
+    jobs: JobsDep,
     queries: QueriesDep,
     response: Response,
     file: Annotated[UploadFile, File(description="Audio file (wav, flac, ogg, opus, mp3, m4a...)")],
@@ -83,7 +83,7 @@ def ingest_track(
     if run_async:
         fields = {k: v for k, v in asdict(meta).items() if k != "source" and v is not None}
         upload = Upload(file=file.file, filename=file.filename, meta=fields)
-        return accepted(job_queue(request).submit([upload], callback_url))
+        return accepted(jobs.submit([upload], callback_url))
     data = file.file.read()
     outcome = recordings.ingest(data, meta)
     if not outcome.created:
