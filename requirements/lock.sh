@@ -3,7 +3,7 @@
 # passed to every `uv pip compile`, e.g. `--upgrade-package fastapi` or `--upgrade`).
 #
 #   bench.lock  everything: serving + [train] + [dev] + [bench]   the one resolution
-#   dev.lock    serving + [train] + [dev]     (make install/test/serve)   } subsets of bench.lock,
+#   dev.lock    serving + [train] + [dev] + [ray]  (make install/test/serve)   } subsets of bench.lock,
 #   serve.lock  serving only                  (the image, the wheel test)  } same versions/hashes
 #
 # Target: CPython 3.11 on Linux x86_64 (CI, the Docker image). torch is the CPU build, found
@@ -20,7 +20,7 @@ common=(--generate-hashes --python-version 3.11 --python-platform x86_64-manylin
         --custom-compile-command "make lock" --quiet "${torch_source[@]}" "$@")
 "$UV" pip compile pyproject.toml requirements/build.in --all-extras "${common[@]}" \
   -o requirements/bench.lock
-"$UV" pip compile pyproject.toml requirements/build.in --extra train --extra dev \
+"$UV" pip compile pyproject.toml requirements/build.in --extra train --extra dev --extra ray \
   -c requirements/bench.lock "${common[@]}" -o requirements/dev.lock
 "$UV" pip compile pyproject.toml requirements/build.in \
   -c requirements/bench.lock "${common[@]}" -o requirements/serve.lock
