@@ -7,7 +7,7 @@ answers tag queries without reaching into the network.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -36,26 +36,41 @@ def tag_probabilities(vectors: np.ndarray, proxies: np.ndarray, scale: np.ndarra
 def tag_query(
     tags: Sequence[str], proxies: np.ndarray, schema: ConceptSchema
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """The full-space query of a tag search, and its facet weights.
+    """The full-space query of a tag search, and its facet weights: :func:`weighted_tag_query`
+    with weight 1 for each tag (repeated tags count once)."""
+    return weighted_tag_query(dict.fromkeys(tags, 1.0), proxies, schema)
 
-    Each facet slice holds the mean proxy of the tags in that facet, scaled by 1/(n_f sqrt(K)),
-    and facet f gets weight n_f / n, so that for a full-space track vector x the weighted inner
-    product is the mean over the tags of cos(x_facet(t), p_t). Repeated tags count once.
+
+def weighted_tag_query(
+    weights: Mapping[str, float], proxies: np.ndarray, schema: ConceptSchema
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The full-space query and facet weights that rank tracks by the weighted mean of their
+    tag cosines, sum_t s_t cos(x_facet(t), p_t) / sum_t |s_t|, for signed tag weights s_t.
+
+    Facet f's slice holds sum_{t in f} s_t p_t / (W_f sqrt(K)), W_f = sum_{t in f} |s_t|, and
+    facet f gets weight W_f / W (W = sum_t |s_t|): for a full-space track vector x the index's
+    weighted inner product (``layout.facets.weighted_query``) is then exactly that mean. A
+    negative s_t ranks the tag's tracks lower; the facet weights stay positive.
 
     Returns:
         ((D,) float32 query, {facet: weight}).
 
     Raises:
         KeyError: a tag the schema does not know.
+        ValueError: no tag, or a weight that is zero or not finite.
     """
+    if not weights:
+        raise ValueError("a tag query needs at least one tag")
     k = len(schema.facets)
-    query = np.zeros(schema.dim, dtype=np.float32)
-    counts: dict[str, int] = {}
-    for tag in dict.fromkeys(tags):
+    query = np.zeros(schema.dim, dtype=np.float64)
+    mass: dict[str, float] = {}
+    for tag, w in weights.items():
+        if not (np.isfinite(w) and w != 0):
+            raise ValueError(f"the weight of tag {tag!r} must be finite and not 0, got {w}")
         f = schema.facet_of_concept(schema.concept_of_tag(tag))
-        query[f.slice] += proxies[schema.tag_index(tag)]
-        counts[f.name] = counts.get(f.name, 0) + 1
-    n = sum(counts.values())
-    for name, c in counts.items():
-        query[schema.facet(name).slice] /= c * np.sqrt(k)
-    return query, {name: c / n for name, c in counts.items()}
+        query[f.slice] += w * np.asarray(proxies[schema.tag_index(tag)], dtype=np.float64)
+        mass[f.name] = mass.get(f.name, 0.0) + abs(w)
+    total = sum(mass.values())
+    for name, m in mass.items():
+        query[schema.facet(name).slice] /= m * np.sqrt(k)
+    return query.astype(np.float32), {name: m / total for name, m in mass.items()}

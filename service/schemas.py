@@ -112,13 +112,38 @@ class SimilarResponse(BaseModel):
 
 class SearchResult(BaseModel):
     track: TrackSummary
-    score: float = Field(description="Mean cosine between the track and the tags' proxies.")
+    score: float = Field(
+        description="Weighted mean cosine between the track's facets and the tags' proxies "
+        "(a tag with a negative weight subtracts its cosine).")
     tag_scores: dict[str, float] = Field(description="Calibrated probability of each query tag.")
 
 
+class ReadTermInfo(BaseModel):
+    text: str = Field(description="The phrase of the text, as read (lower case).")
+    tags: list[str] = Field(description="The model's tags it stands for, sharing its weight.")
+    weight: float = Field(description="Signed weight: negative when the phrase was negated.")
+    via: str = Field(description="'tag' (a tag of the model), 'lexicon:<group>', or "
+                     "'lexicon:<group> -> [not ]<fallback>' when the model lacks the group's "
+                     "tags.")
+
+
+class TextReadingInfo(BaseModel):
+    """How the text of ``q`` was read: its terms, and the words that did not count."""
+
+    text: str = Field(description="The text, normalised (NFKC, lower case).")
+    terms: list[ReadTermInfo]
+    no_tag: list[str] = Field(description="Phrases the lexicon knows that this model has no "
+                              "tag for (they did not count).")
+    not_understood: list[str] = Field(description="Other words that did not count.")
+
+
 class SearchResponse(BaseModel):
-    tags: list[str]
+    tags: list[str] = Field(description="The tags searched by, in order.")
+    tag_weights: dict[str, float] = Field(
+        description="The signed weight of each tag (1 for each tag= parameter; a text's "
+        "weights as read).")
     k: int
+    reading: TextReadingInfo | None = Field(None, description="How q was read (with q only).")
     results: list[SearchResult]
 
 

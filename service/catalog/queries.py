@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from layout.facets import facet_cosines, parse_weights, weighted_query
 from layout.regions import best_region
-from layout.tags import tag_probabilities, tag_query
+from layout.tags import tag_probabilities, weighted_tag_query
 from model import fingerprint as fingerprints
 from model.checkpoint import LoadedModel
 from service import store
@@ -220,10 +220,18 @@ class Queries:
     ) -> list[Hit]:
         """Tracks ranked by the mean cosine between their facets and the tags' proxies,
         among those ``filters`` let through."""
-        unknown = [t for t in tags if t not in self.schema.tags]
+        return self.search_weighted(dict.fromkeys(tags, 1.0), k=k, filters=filters)
+
+    def search_weighted(
+        self, weights: dict[str, float], *, k: int, filters: TrackFilter = NO_FILTER
+    ) -> list[Hit]:
+        """Tracks ranked by the signed weighted mean of their tag cosines
+        (``layout.tags.weighted_tag_query``): a negative weight ranks the tag's tracks
+        lower. Among those ``filters`` let through."""
+        unknown = [t for t in weights if t not in self.schema.tags]
         if unknown:
             raise UnknownTag(unknown[0], self.schema.tags)
-        query, weights = tag_query(tags, self.model.tag_proxies, self.schema)
+        query, facet_weights = weighted_tag_query(weights, self.model.tag_proxies, self.schema)
         indexes = self.indexes
         indexes.sync()
         with self.binding.session() as session:
@@ -231,7 +239,7 @@ class Queries:
             if allow is not None and not allow:
                 return []
             with indexes.lock:
-                D, I = indexes.index.search(query[None, :], k, weights=weights,
+                D, I = indexes.index.search(query[None, :], k, weights=facet_weights,
                                             allow_ids=allow, exclude_ids=exclude)
                 ids = [int(i) for i in I[0] if i >= 0]
                 vectors = np.stack([indexes.index.get(i) for i in ids]) if ids else None

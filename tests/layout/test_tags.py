@@ -7,7 +7,7 @@ import pytest
 
 from layout.facets import to_full_space, weighted_query
 from layout.schema import ConceptSchema
-from layout.tags import tag_cosines, tag_query
+from layout.tags import tag_cosines, tag_query, weighted_tag_query
 
 SCHEMA = ConceptSchema({"genre": ("rock", "jazz", "pop"), "mood": ("sad", "happy"),
                         "era": ("80s",)}, facet_dim=6)
@@ -44,6 +44,36 @@ def test_the_query_scores_the_mean_tag_cosine(proxies: np.ndarray, tags: list[st
     want = tag_cosines(x, proxies, SCHEMA)[:, [SCHEMA.tag_index(t) for t in unique]].mean(axis=1)
     np.testing.assert_allclose(scores, want, atol=1e-5)
     assert sum(weights.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("weights", [
+    {"jazz": 2.0},
+    {"jazz": 1.0, "sad": -1.0},
+    {"rock": 0.5, "jazz": -2.0, "happy": 1.0, "80s": 3.0},
+    {"sad": -1.0},
+    {"pop": 1.0, "rock": -1.0},  # one facet, opposite signs
+])
+def test_the_weighted_query_scores_the_signed_weighted_mean(
+    proxies: np.ndarray, weights: dict[str, float]
+) -> None:
+    q, facet_weights = weighted_tag_query(weights, proxies, SCHEMA)
+    x = to_full_space(np.random.default_rng(3).standard_normal((6, SCHEMA.dim)), SCHEMA)
+    got = x @ weighted_query(q, facet_weights, SCHEMA)
+    cos = tag_cosines(x, proxies, SCHEMA)
+    want = sum(w * cos[:, SCHEMA.tag_index(t)] for t, w in weights.items())
+    want = want / sum(abs(w) for w in weights.values())
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert sum(facet_weights.values()) == pytest.approx(1.0)
+    assert all(w > 0 for w in facet_weights.values())
+
+
+@pytest.mark.parametrize("weights", [{}, {"jazz": 0.0}, {"jazz": float("nan")},
+                                     {"jazz": float("inf")}])
+def test_the_weighted_query_refuses_no_tag_and_bad_weights(
+    proxies: np.ndarray, weights: dict[str, float]
+) -> None:
+    with pytest.raises(ValueError):
+        weighted_tag_query(weights, proxies, SCHEMA)
 
 
 def test_unknown_tag_is_a_key_error(proxies: np.ndarray) -> None:

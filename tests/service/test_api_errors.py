@@ -128,7 +128,8 @@ def test_search_parameters(catalogue: Catalogue):
     c = catalogue.client
     r = c.get("/search")
     assert r.status_code == 422
-    assert r.json()["detail"] == "give at least one tag, e.g. /search?tag=jazz (see GET /tags)"
+    assert r.json()["detail"] == ("give at least one tag or a text, e.g. /search?tag=jazz or "
+                                  "/search?q=calm+piano (see GET /tags)")
     r = c.get("/search", params={"tag": "Jazz"})
     assert r.status_code == 422 and r.json()["detail"].startswith("unknown tag 'Jazz'; valid tags:")
     assert "jazz" in r.json()["detail"]

@@ -117,6 +117,15 @@ def search_by_tags(page: Page, base_url: str, tags: list[str]) -> list[int]:
     return result_ids(page)
 
 
+def search_by_text(page: Page, base_url: str, text: str) -> tuple[list[int], str]:
+    """Search by a description; (the result ids, how the page says the text was read)."""
+    open_page(page, f"{base_url}/")
+    page.fill("#text-q", text)
+    page.press("#text-q", "Enter")
+    wait_results(page)
+    return result_ids(page), page.locator(".query-tags .reading").inner_text()
+
+
 def track_page(page: Page, base_url: str, track_id: int, shot: Path | None = None) -> dict:
     """Open a track's page; what it shows: title, tags by concept (most probable first) and
     the nearest tracks in each facet."""

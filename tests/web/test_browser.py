@@ -86,6 +86,13 @@ def test_search_by_tags(page: Page, served: Served) -> None:
     assert ids == api_ids(served, "/search", tag=["piano", "happy"])
 
 
+def test_search_by_text(page: Page, served: Served) -> None:
+    text = "calm piano with strings, no vocals, polka"
+    ids, reading = journeys.search_by_text(page, served.server.base_url, text)
+    assert ids == api_ids(served, "/search", q=text)
+    assert reading == "Read as calm, piano, strings, not voice. Not understood: polka."
+
+
 def test_add_and_delete_with_the_key_in_memory_only(page: Page, served: Served) -> None:
     base = served.server.base_url
     journeys.set_key(page, base, API_KEY)

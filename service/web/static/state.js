@@ -47,6 +47,7 @@ export function describeQuery(query) {
   }
   if (query.kind === "track") return `like “${query.title ?? `track ${query.id}`}”`;
   if (query.kind === "tags") return `tagged ${query.tags.join(" + ")}`;
+  if (query.kind === "text") return `described as “${query.text}”`;
   return "";
 }
 

@@ -122,12 +122,22 @@ function mixText(weights) {
 }
 
 function clipTags(response) {
+  if (response.reading) return readingNote(response.reading);
   const tags = response.query?.tags;
   if (!tags) return null;
   const best = Object.entries(tags)
     .map(([concept, list]) => list[0] && `${concept}: ${list[0].tag} ${percent(list[0].score)}`)
     .filter(Boolean);
   return h("p", { class: "muted" }, `Your clip sounds like ${best.join(", ")}.`);
+}
+
+/** How GET /search?q= read the text: "Read as calm, piano, not voice. Not understood: polka." */
+function readingNote(reading) {
+  const terms = reading.terms.map((t) => `${t.weight < 0 ? "not " : ""}${t.tags.join(" / ")}`);
+  const parts = [`Read as ${terms.join(", ") || "nothing"}.`];
+  if (reading.no_tag.length) parts.push(`No tag for ${reading.no_tag.join(", ")}.`);
+  if (reading.not_understood.length) parts.push(`Not understood: ${reading.not_understood.join(", ")}.`);
+  return h("p", { class: "muted reading" }, parts.join(" "));
 }
 
 /** Upload or drop a clip; optionally only a part of it (start, duration in seconds). */
