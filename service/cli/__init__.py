@@ -3,6 +3,7 @@ training and data commands (their flags live here; :mod:`model` keeps typed entr
 never imports the service).
 
 Subcommands by group: :mod:`service.cli.serving` (serve, migrate, ingest, reindex, demo),
+:mod:`service.cli.querying` (similar, search, timeline: a running server, over HTTP),
 :mod:`service.cli.data` (dataset build, dataset real), :mod:`service.cli.training` (train,
 evaluate, benchmark), :mod:`service.cli.plots` (plot training | facets | benchmark).
 Exit codes: 0 success, 1 failure, 2 bad usage.
@@ -16,7 +17,8 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from service.cli import data, plots, serving, training
+from service.cli import data, plots, querying, serving, training
+from service.client import ApiError
 
 #: Modules only the [train] extra installs (training, evaluation, the benchmark corpus).
 TRAIN_ONLY_MODULES = frozenset({"music21", "sklearn", "matplotlib"})
@@ -26,7 +28,8 @@ Register = Callable[[argparse._SubParsersAction], object]  # type: ignore[type-a
 
 def command_groups() -> list[Register]:
     """The ``register(subparsers)`` function of each group of subcommands."""
-    return [serving.register, data.register, training.register, plots.register]
+    return [serving.register, querying.register, data.register, training.register,
+            plots.register]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "installed): pip install 'musicprism[train]', or `make install` in a checkout\n"
         )
         return 1
+    except querying.CliUsage as exc:
+        sys.stderr.write(f"musicprism: {exc}\n")
+        return 2
+    except ApiError as exc:
+        sys.stderr.write(f"musicprism: {exc}\n")
+        return 2 if exc.status == 422 else 1
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))

@@ -1,0 +1,192 @@
+"""``musicprism similar | search | timeline``: asking a running server, through the Python
+client (:mod:`service.client`), from a terminal.
+
+They talk HTTP to ``--url`` (default ``MUSICPRISM_URL`` or http://127.0.0.1:8000), so they
+see what every other client sees and work against a server on another host. Results print as
+a table; ``--json`` prints the API's answer as it came. An error the API gives back prints
+its ``detail``: exit 2 for a 422 (the input), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from layout.numbers import INTEGER, NumberSyntaxError, parse_int
+from service.client import Client
+from service.schemas import SearchResponse, SimilarResponse, TagTimelinePublic
+
+#: Tags shown per window by ``musicprism timeline`` (``--json`` gives them all).
+TIMELINE_TOP = 3
+
+
+def client_of(args: argparse.Namespace) -> Client:
+    return Client(args.url, api_key=args.api_key)
+
+
+def parse_filters(pairs: list[str]) -> dict[str, list[str]]:
+    """``["year_min=1970", "artist=Ann", "artist=Bob"]`` -> ``{"year_min": ["1970"],
+    "artist": ["Ann", "Bob"]}`` (the server checks names and values)."""
+    out: dict[str, list[str]] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CliUsage(f"--filter takes NAME=VALUE (e.g. year_min=1970), got {pair!r}")
+        out.setdefault(name.strip(), []).append(value)
+    return out
+
+
+class CliUsage(ValueError):
+    """A command line that cannot be asked (exit 2)."""
+
+
+def run_similar(args: argparse.Namespace) -> int:
+    filters = parse_filters(args.filter)
+    target = str(args.target)
+    api = client_of(args)
+    if Path(target).is_file():
+        answer = api.similar_to_clip(Path(target), start=args.start, duration=args.duration,
+                                     facet=args.facet, k=args.k, regions=args.regions,
+                                     identify=not args.no_identify, **filters)
+    elif INTEGER.fullmatch(target):
+        if args.start is not None or args.duration is not None:
+            raise CliUsage("--start and --duration apply to a clip, not to a track id")
+        answer = api.similar(parse_int(target), facet=args.facet, k=args.k,
+                             regions=args.regions, **filters)
+    else:
+        raise CliUsage(f"{target!r} is neither an audio file nor a track id")
+    return _show(args, answer, similar_table)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    text = " ".join(args.words).strip() or None
+    if text is None and not args.tag:
+        raise CliUsage("give a text or --tag, e.g. `musicprism search calm piano, no vocals`")
+    answer = client_of(args).search(args.tag, text=text, k=args.k,
+                                    **parse_filters(args.filter))
+    return _show(args, answer, search_table)
+
+
+def run_timeline(args: argparse.Namespace) -> int:
+    answer = client_of(args).timeline(args.track_id, concept=args.concept)
+    return _show(args, answer, timeline_table)
+
+
+def _show(args: argparse.Namespace, answer: BaseModel,
+          table: Callable[[Any], list[str]]) -> int:
+    if args.json:
+        sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write("".join(line + "\n" for line in table(answer)))
+    return 0
+
+
+def _name(track: Any) -> str:
+    return " — ".join(x for x in (track.title or f"track {track.id}", track.artist) if x)
+
+
+def similar_table(answer: SimilarResponse) -> list[str]:
+    mix = ", ".join(f"{f} {w:g}" for f, w in answer.facet_weights.items())
+    lines = [f"facet weights: {mix}"]
+    facets = list(answer.results[0].facets) if answer.results else []
+    lines.append(f"{'#':>3} {'id':>7} {'score':>7}  " + " ".join(f"{f[:10]:>10}" for f in facets)
+                 + "  track")
+    for rank, r in enumerate(answer.results, 1):
+        cos = " ".join(f"{r.facets[f]:>10.3f}" for f in facets)
+        extra = ""
+        if r.match is not None:
+            extra += f"  [same recording, from {r.match.offset:.1f} s]"
+        if r.region is not None:
+            extra += (f"  [best match {r.region.start:.1f}–{r.region.end:.1f} s, "
+                      f"score {r.region.score:.3f}]")
+        lines.append(f"{rank:>3} {r.track.id:>7} {r.score:>7.3f}  {cos}  {_name(r.track)}{extra}")
+    if not answer.results:
+        lines.append("no track qualifies")
+    return lines
+
+
+def search_table(answer: SearchResponse) -> list[str]:
+    lines = []
+    if answer.reading is not None:
+        read = ", ".join(f"{'not ' if t.weight < 0 else ''}{'/'.join(t.tags)}"
+                         + (f" ×{abs(t.weight):g}" if abs(t.weight) != 1 else "")
+                         for t in answer.reading.terms)
+        lines.append(f"read as: {read}")
+        if answer.reading.no_tag:
+            lines.append(f"no tag for: {', '.join(answer.reading.no_tag)}")
+        if answer.reading.not_understood:
+            lines.append(f"not understood: {', '.join(answer.reading.not_understood)}")
+    tags = list(answer.tag_weights)
+    lines.append(f"{'#':>3} {'id':>7} {'score':>7}  " + " ".join(f"{t[:10]:>10}" for t in tags)
+                 + "  track")
+    for rank, r in enumerate(answer.results, 1):
+        probs = " ".join(f"{r.tag_scores.get(t, float('nan')):>10.2f}" for t in tags)
+        lines.append(f"{rank:>3} {r.track.id:>7} {r.score:>7.3f}  {probs}  {_name(r.track)}")
+    if not answer.results:
+        lines.append("no track qualifies")
+    return lines
+
+
+def timeline_table(answer: TagTimelinePublic) -> list[str]:
+    lines = [f"track {answer.track_id}: {len(answer.windows)} windows of "
+             f"{answer.window_seconds:g} s every {answer.hop_seconds:g} s "
+             f"(the {TIMELINE_TOP} most probable tags of each)"]
+    for w in answer.windows:
+        top = sorted(w.tags.items(), key=lambda kv: -kv[1])[:TIMELINE_TOP]
+        tags = "  ".join(f"{t} {p:.2f}" for t, p in top)
+        lines.append(f"{w.start:>8.1f}–{w.start + w.duration:<8.1f} {tags}")
+    return lines
+
+
+def _integer(text: str) -> int:
+    try:
+        return parse_int(text)
+    except NumberSyntaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=None,
+                   help="the server (default: MUSICPRISM_URL or http://127.0.0.1:8000)")
+    p.add_argument("--api-key", default=None, help="X-API-Key (default: MUSICPRISM_API_KEY)")
+    p.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-k", type=_integer, default=10, help="how many results (default: 10)")
+    p.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE",
+                   help="a filter parameter of the API (repeatable), e.g. year_min=1970, "
+                        "artist=Ann, exclude=12, tag=jazz (README, 'Filters')")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``similar``, ``search`` and ``timeline``."""
+    p = sub.add_parser("similar", help="tracks like an audio file or a catalogue track (HTTP)")
+    p.add_argument("target", help="an audio file, or a catalogue track id")
+    p.add_argument("--facet", default=None, help="facet mix, e.g. mood or mood:0.7,genre:0.3")
+    p.add_argument("--start", type=float, default=None, help="clip: seconds to skip")
+    p.add_argument("--duration", type=float, default=None, help="clip: seconds to use")
+    p.add_argument("--regions", action="store_true", help="the best-matching stretch of each")
+    p.add_argument("--no-identify", action="store_true",
+                   help="clip: no fingerprint identification")
+    _filters(p)
+    _common(p)
+    p.set_defaults(func=run_similar)
+
+    p = sub.add_parser("search", help="tracks by tags or a free-text description (HTTP)")
+    p.add_argument("words", nargs="*", help="a description, e.g. calm piano, no vocals")
+    p.add_argument("--tag", action="append", default=[], help="a tag to rank by (repeatable)")
+    _filters(p)
+    _common(p)
+    p.set_defaults(func=run_search)
+
+    p = sub.add_parser("timeline", help="a track's tag probabilities window by window (HTTP)")
+    p.add_argument("track_id", type=_integer)
+    p.add_argument("--concept", default=None, help="only this concept's tags (e.g. mood)")
+    _common(p)
+    p.set_defaults(func=run_timeline)
