@@ -15,8 +15,13 @@ shortest arc: it moves along the straight line instead and is zero at t = 1/2 (e
 cosine to that target in it is then 0). Facet weights do not change the targets; they rank
 the tracks around them (``sum_c w_c cos_c``), as in any search.
 
-**Choice.** Steps are filled in order, 1 to k. Step i takes the best-ranked track for its
-target that is (a) neither A, B nor an earlier step and (b) by no artist placed within
+**Choice.** Steps are filled from the ends inwards, alternately: 1, k, 2, k - 1, ... (see
+:func:`fill_order`), so the steps next to A and B have the first pick (the first step is the
+nearest track to the first target, the last the nearest to the last target) and the middle of
+the path, the least constrained, takes what is left; filling 1 to k in order instead left the
+steps near B with the tracks the earlier steps did not want. A step takes the best-ranked
+track for its target that is (a) neither A, B nor a step filled before and (b) by no artist
+placed within
 ``spacing`` positions of it, A at position 0 and B at position k + 1 included (positions of
 one artist differ by more than ``spacing``; tracks without an artist are never in conflict).
 That is the brute-force argmax under the constraints (ties aside): candidates come from a
@@ -63,6 +68,19 @@ def positions(k: int) -> np.ndarray:
     return np.arange(1, k + 1, dtype=np.float64) / (k + 1)
 
 
+def fill_order(k: int) -> list[int]:
+    """The positions 1..k in the order they are filled: from both ends inwards, 1, k, 2,
+    k - 1, ..."""
+    low, high = 1, k
+    order = []
+    while low <= high:
+        order.append(low)
+        if high != low:
+            order.append(high)
+        low, high = low + 1, high - 1
+    return order
+
+
 def path_targets(a: np.ndarray, b: np.ndarray, k: int, schema: ConceptSchema) -> np.ndarray:
     """(k, D) float32 full-space targets of the k steps from ``a`` to ``b`` (full-space (D,)
     vectors), slerped facet by facet (see the module docstring)."""
@@ -92,7 +110,7 @@ def choose_steps(
     artists: Artists | None = None,
     ends: tuple[str | None, str | None] = (None, None),
 ) -> list[Step | None]:
-    """Fill the steps of a path, in order (see the module docstring).
+    """Fill the steps of a path, in :func:`fill_order` (see the module docstring).
 
     Args:
         targets: (k, D) full-space targets (``path_targets``).
@@ -115,9 +133,9 @@ def choose_steps(
     placed: dict[int, str | None] = {0: ends[0], k + 1: ends[1]}  # position -> artist key
     used: set[int] = set()
     known: dict[int, str | None] = {}
-    steps: list[Step | None] = []
-    for i in range(k):
-        position, m = i + 1, candidates
+    steps: list[Step | None] = [None] * k
+    for position in fill_order(k):
+        i, m = position - 1, candidates
         while True:
             row_scores, row_ids = lists[i]
             if spacing and artists is not None:
@@ -129,7 +147,7 @@ def choose_steps(
             m *= 4
             more_scores, more_ids = knn(targets[i : i + 1], m)
             lists[i] = (more_scores[0], more_ids[0])
-        steps.append(step)
+        steps[i] = step
         if step is not None:
             used.add(step.track_id)
             placed[position] = known.get(step.track_id)

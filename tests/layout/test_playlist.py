@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from layout.facets import facet_cosines, to_full_space, weighted_query
-from layout.playlist import Step, choose_steps, path_targets, positions
+from layout.playlist import Step, choose_steps, fill_order, path_targets, positions
 from layout.schema import ConceptSchema
 
 SCHEMA = ConceptSchema({"a": ("x",), "b": ("y",)}, facet_dim=2)
@@ -17,6 +17,13 @@ R = 1 / np.sqrt(2)
 
 def full(*z: float) -> np.ndarray:
     return to_full_space(np.array(z, dtype=np.float32), SCHEMA)
+
+
+def test_fill_order_goes_from_the_ends_inwards():
+    assert fill_order(1) == [1]
+    assert fill_order(4) == [1, 4, 2, 3]
+    assert fill_order(5) == [1, 5, 2, 4, 3]
+    assert sorted(fill_order(30)) == list(range(1, 31))
 
 
 def test_positions_split_the_path_evenly():
@@ -68,22 +75,21 @@ def exact_knn(xb: np.ndarray, ids: np.ndarray, weights: dict[str, float], schema
 
 
 def brute_force(targets, xb, ids, weights, artist, spacing, ends):
-    """Step by step: the argmax over every track that is unused and not near its artist."""
+    """Step by step, from the ends inwards: the argmax over every track that is unused and
+    not near its artist."""
     k = len(targets)
     placed = {0: ends[0], k + 1: ends[1]}
-    used, out = set(), []
-    for i, target in enumerate(targets):
-        s = xb @ weighted_query(target, weights, BIG)
-        near = {a for p, a in placed.items() if a is not None and abs(p - (i + 1)) <= spacing}
+    used, out = set(), [None] * k
+    for p in fill_order(k):
+        s = xb @ weighted_query(targets[p - 1], weights, BIG)
+        near = {a for q, a in placed.items() if a is not None and abs(q - p) <= spacing}
         ok = [j for j in range(len(ids))
               if ids[j] not in used and (artist[ids[j]] is None or artist[ids[j]] not in near)]
-        if not ok:
-            out.append(None)
-            continue
-        j = max(ok, key=lambda j: s[j])
-        out.append(Step(position=i + 1, track_id=int(ids[j]), score=float(s[j])))
-        used.add(int(ids[j]))
-        placed[i + 1] = artist[ids[j]]
+        if ok:
+            j = max(ok, key=lambda j: s[j])
+            out[p - 1] = Step(position=p, track_id=int(ids[j]), score=float(s[j]))
+            used.add(int(ids[j]))
+            placed[p] = artist[ids[j]]
     return out
 
 
@@ -132,11 +138,11 @@ def test_no_spacing_needs_no_artists_and_takes_the_nearest_unused():
     rng = np.random.default_rng(9)
     xb = to_full_space(rng.standard_normal((50, BIG.dim)).astype(np.float32), BIG)
     ids = np.arange(50, dtype=np.int64)
-    targets = np.repeat(xb[:1], 3, axis=0)  # one target three times: its 3 nearest, in order
-    w = {"genre": 1.0}
+    targets = np.repeat(xb[:1], 3, axis=0)  # one target three times: its 3 nearest, taken
+    w = {"genre": 1.0}                          # by positions 1, 3, 2 in that order
     got = choose_steps(targets, exact_knn(xb, ids, w), candidates=1)
     best = np.argsort(-(xb @ weighted_query(xb[0], w, BIG)))[:3]
-    assert [s.track_id for s in got if s] == best.tolist()
+    assert [s.track_id for s in got if s] == best[[0, 2, 1]].tolist()
     assert [s.position for s in got if s] == [1, 2, 3]
 
 
@@ -149,3 +155,25 @@ def test_bad_arguments_are_refused():
         choose_steps(t, knn, candidates=1, spacing=1)
     with pytest.raises(ValueError, match=r"a must have shape \(4,\), got \(3,\)"):
         path_targets(np.zeros(3), np.zeros(4), 2, SCHEMA)
+
+
+def test_steps_leave_a_and_approach_b_in_a_dense_catalogue():
+    rng = np.random.default_rng(11)
+    centres = rng.standard_normal((40, BIG.dim)).astype(np.float32)
+    raw = centres[rng.integers(40, size=3000)] + 0.6 * rng.standard_normal((3000, BIG.dim))
+    xb = to_full_space(raw.astype(np.float32), BIG)
+    ids = np.arange(3000, dtype=np.int64)
+    w = {"genre": 0.5, "mood": 0.3, "era": 0.2}
+    rhos = []
+    for a, b in rng.choice(3000, size=(10, 2), replace=False):
+        keep = (ids != a) & (ids != b)
+        got = choose_steps(path_targets(xb[a], xb[b], 10, BIG),
+                           exact_knn(xb[keep], ids[keep], w), candidates=28)
+        x = xb[[s.track_id for s in got if s]]
+        to_a = x @ weighted_query(xb[a], w, BIG)
+        to_b = x @ weighted_query(xb[b], w, BIG)
+        t = np.arange(len(x))
+        rhos.append((np.corrcoef(t, np.argsort(np.argsort(to_a)))[0, 1],
+                     np.corrcoef(t, np.argsort(np.argsort(to_b)))[0, 1]))
+    rho_a, rho_b = np.mean(rhos, axis=0)
+    assert rho_a < -0.9 and rho_b > 0.9, rhos
