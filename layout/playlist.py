@@ -133,13 +133,16 @@ def choose_steps(
     placed: dict[int, str | None] = {0: ends[0], k + 1: ends[1]}  # position -> artist key
     used: set[int] = set()
     known: dict[int, str | None] = {}
+    if spacing and artists is not None:  # one look-up for every first list
+        known.update(artists(sorted({int(x) for x in ids.ravel() if x >= 0})))
     steps: list[Step | None] = [None] * k
     for position in fill_order(k):
         i, m = position - 1, candidates
         while True:
             row_scores, row_ids = lists[i]
             if spacing and artists is not None:
-                known.update(artists([int(x) for x in row_ids if x >= 0 and x not in known]))
+                new = [int(x) for x in row_ids if x >= 0 and x not in known]
+                known.update(artists(new) if new else {})
             banned = _nearby(placed, position, spacing)
             step = _first_eligible(position, row_scores, row_ids, used, banned, known)
             if step is not None or int((row_ids >= 0).sum()) < m:
