@@ -96,6 +96,13 @@ def run(url: str, clip: bytes, n: int) -> dict[str, dict[str, float]]:
         "POST /similar/query (2 positive, 1 negative ids)": lambda: _post_form(
             f"{url}/similar/query", [("positive", tid), ("positive", other),
                                      ("negative", negative), ("k", 10)]),
+        "GET /playlist (k=10)": lambda: _get(f"{url}/playlist?from={tid}&to={negative}&k=10"),
+        "GET /playlist?facet=mood:2,genre:1&spacing=2 (k=10)": lambda: _get(
+            f"{url}/playlist?from={tid}&to={negative}&k=10&facet={q('mood:2,genre:1')}"
+            "&spacing=2"),
+        "GET /playlist?year_min=1900&duration_max=600 (k=10)": lambda: _get(
+            f"{url}/playlist?from={tid}&to={negative}&k=10&year_min=1900&duration_max=600"),
+        "GET /playlist (k=50)": lambda: _get(f"{url}/playlist?from={tid}&to={negative}&k=50"),
         "GET /tracks/{id}/tags/timeline": lambda: _get(f"{url}/tracks/{tid}/tags/timeline"),
         "GET /tracks/{id}/vectors": lambda: _get(f"{url}/tracks/{tid}/vectors"),
         "GET /search?tag=jazz": lambda: _get(f"{url}/search?tag=jazz&k=10"),

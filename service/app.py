@@ -28,6 +28,7 @@ from service.api.routes import (
     health,
     jobs,
     metrics,
+    playlist,
     search,
     seeds,
     similar,
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = SHIPPED_MODEL
 
 #: Every API router, in the order the app mounts them (the page and /docs are not routers).
-ROUTERS = (health, tracks, jobs, audio, similar, seeds, search, admin, metrics)
+ROUTERS = (health, tracks, jobs, audio, similar, seeds, playlist, search, admin, metrics)
 
 
 def resolve_model_path(settings: Settings) -> Path:

@@ -94,6 +94,14 @@ class SeedsInfo(BaseModel):
     strategy: str = Field(description="How the seeds were combined: 'average_vector'.")
 
 
+class PlaylistInfo(BaseModel):
+    from_track: TrackSummary = Field(description="A: where the path starts (not a step).")
+    to_track: TrackSummary = Field(description="B: where the path ends (not a step).")
+    spacing: int = Field(description="Positions kept between two tracks of one artist.")
+    score: float = Field(description="Weighted sum of A's facet cosines to B.")
+    facets: dict[str, float] = Field(description="Cosine of A to B in each facet.")
+
+
 class QueryInfo(BaseModel):
     duration: float | None = Field(None, description="Seconds of query audio used.")
     track_id: int | None = None
@@ -101,6 +109,7 @@ class QueryInfo(BaseModel):
         None, description="Predicted tags of the query clip, by concept (top 3 each)."
     )
     seeds: SeedsInfo | None = Field(None, description="The seeds of POST /similar/query.")
+    playlist: PlaylistInfo | None = Field(None, description="The ends of GET /playlist.")
 
 
 class SimilarResponse(BaseModel):
@@ -108,6 +117,29 @@ class SimilarResponse(BaseModel):
     k: int
     query: QueryInfo
     results: list[SimilarResult]
+
+
+class PlaylistStep(SimilarResult):
+    t: float = Field(description="Where the step sits between A (0) and B (1): i / (k + 1).")
+    from_score: float = Field(description="Weighted sum of the facet cosines to A.")
+    from_facets: dict[str, float] = Field(description="Cosine to A in each facet.")
+    to_score: float = Field(description="Weighted sum of the facet cosines to B.")
+    to_facets: dict[str, float] = Field(description="Cosine to B in each facet.")
+    previous_score: float = Field(
+        description="Weighted score against the track before it (A for the first step).")
+    next_score: float = Field(
+        description="Weighted score against the track after it (B for the last step).")
+
+
+class PlaylistResponse(BaseModel):
+    facet_weights: dict[str, float]
+    k: int = Field(description="Steps asked for.")
+    found: int = Field(description="Steps found: fewer than k when fewer tracks qualify "
+                       "(filters) or none is eligible for a step (artist spacing).")
+    query: QueryInfo
+    results: list[PlaylistStep] = Field(
+        description="The steps from A to B in order; score and facets: against the step's "
+        "target point on the path.")
 
 
 class SearchResult(BaseModel):

@@ -2,8 +2,9 @@
 so tests can swap any of it with ``app.dependency_overrides``.
 
 Each route asks for the part it needs: the model (``ModelDep``: schema, tags), the queries
-(``QueriesDep``), audio in and tracks written (``RecordingsDep``), the served index's life
-cycle (``IndexesDep``), or the background job queue (``JobsDep``).
+(``QueriesDep``), paths between tracks (``PlaylistsDep``), audio in and tracks written
+(``RecordingsDep``), the served index's life cycle (``IndexesDep``), or the background job
+queue (``JobsDep``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import Depends, Header, Request
 
 from model.checkpoint import LoadedModel
 from service.api.access import ACCESS_CHECKED, refusal, refuse
-from service.catalog import Catalog, IndexLifecycle, Queries, Recordings
+from service.catalog import Catalog, IndexLifecycle, Playlists, Queries, Recordings
 from service.errors import NotReady
 from service.jobs.queue import JobQueue
 from service.settings import Settings
@@ -47,6 +48,10 @@ async def get_queries(catalog: CatalogDep) -> Queries:
     return catalog.queries
 
 
+async def get_playlists(catalog: CatalogDep) -> Playlists:
+    return catalog.playlists
+
+
 async def get_recordings(catalog: CatalogDep) -> Recordings:
     return catalog.recordings
 
@@ -65,6 +70,7 @@ async def get_jobs(request: Request) -> JobQueue:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 QueriesDep = Annotated[Queries, Depends(get_queries)]
+PlaylistsDep = Annotated[Playlists, Depends(get_playlists)]
 RecordingsDep = Annotated[Recordings, Depends(get_recordings)]
 IndexesDep = Annotated[IndexLifecycle, Depends(get_indexes)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]

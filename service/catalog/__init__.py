@@ -6,7 +6,8 @@
   follows the store (open, rebuild, sync, reload, compact);
 - :mod:`service.catalog.recordings` (``catalog.recordings``): audio in (decode, embed,
   fingerprint, identify) and tracks added or removed;
-- :mod:`service.catalog.queries` (``catalog.queries``): similar tracks, tag search, rows.
+- :mod:`service.catalog.queries` (``catalog.queries``): similar tracks, tag search, rows;
+- :mod:`service.catalog.playlists` (``catalog.playlists``): paths from one track to another.
 
 Its consistency rules: the store is the source of truth, and a track is committed there
 before it reaches the indexes; the indexes are derived, loaded from a snapshot that records
@@ -26,6 +27,7 @@ from service.catalog.binding import StoreBinding
 from service.catalog.config import CatalogConfig
 from service.catalog.filters import NO_FILTER, TAG_FILTER_THRESHOLD, TrackFilter
 from service.catalog.lifecycle import IndexLifecycle
+from service.catalog.playlists import PathStep, Playlist, Playlists
 from service.catalog.queries import Hit, Queries
 from service.catalog.recordings import IngestOutcome, Recordings, TrackMeta
 
@@ -38,6 +40,9 @@ __all__ = [
     "Hit",
     "IndexLifecycle",
     "IngestOutcome",
+    "PathStep",
+    "Playlist",
+    "Playlists",
     "Queries",
     "Recordings",
     "StoreBinding",
@@ -65,6 +70,7 @@ class Catalog:
         audio = AudioStore(config.audio_dir) if config.audio_dir is not None else None
         self.recordings = Recordings(model, self.binding, self.indexes, config, audio)
         self.queries = Queries(model, self.binding, self.indexes, audio)
+        self.playlists = Playlists(self.queries)
 
     @property
     def schema(self) -> ConceptSchema:

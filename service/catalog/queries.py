@@ -191,7 +191,7 @@ class Queries:
         indexes = self.indexes
         indexes.sync()
         with self.binding.session() as session:
-            allow, exclude = self._filters(session, filters)
+            allow, exclude = self.filter_ids(session, filters)
             with indexes.lock:
                 if allow is not None and not allow:
                     return weights, []
@@ -235,7 +235,7 @@ class Queries:
         indexes = self.indexes
         indexes.sync()
         with self.binding.session() as session:
-            allow, exclude = self._filters(session, filters)
+            allow, exclude = self.filter_ids(session, filters)
             if allow is not None and not allow:
                 return []
             with indexes.lock:
@@ -246,7 +246,7 @@ class Queries:
             return self._hits(session, ids, D[0][: len(ids)], query, vectors)
 
     # --- helpers --------------------------------------------------------------------------
-    def _filters(
+    def filter_ids(
         self, session: Session, filters: TrackFilter
     ) -> tuple[set[int] | None, set[int]]:
         """(the ids a search may return, None for any; the ids it may not)."""

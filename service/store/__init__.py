@@ -27,6 +27,7 @@ from service.store.fingerprints import (
     refresh_statistics,
 )
 from service.store.queries import (
+    artist_keys,
     count_tracks,
     find_track_by_external_id,
     find_track_by_hash,
@@ -64,6 +65,7 @@ __all__ = [
     "EmbeddingRecord",
     "StoredEmbedding",
     "artist_key",
+    "artist_keys",
     "changes_since",
     "check_isrc",
     "check_year",

@@ -95,6 +95,16 @@ def tracks_by_ids(session: Session, *, track_ids: Sequence[int]) -> list[Track]:
     return [found[i] for i in wanted if i in found]
 
 
+def artist_keys(session: Session, *, track_ids: Sequence[int]) -> dict[int, str | None]:
+    """{id: the track's artist key (:func:`artist_key`), None without an artist} for the ids
+    in the store; ids not in the store are left out."""
+    found: dict[int, str | None] = {}
+    for chunk in in_chunks(list(dict.fromkeys(int(i) for i in track_ids))):
+        stmt = select(Track.id, Track.artist_key).where(Track.id.in_(chunk))
+        found.update((int(tid), key) for tid, key in session.execute(stmt))
+    return found
+
+
 def _unstorable(text: str) -> bool:
     """Text that no row holds (writes refuse it, see ``check_text``) and that PostgreSQL
     cannot even take as a parameter: a NUL character, or a lone surrogate."""
