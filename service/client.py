@@ -10,6 +10,7 @@ validated), so what a script gets is exactly what the OpenAPI schema says::
         print(r.track.title, r.score, r.facets)
     api.search(text="calm piano with strings, no vocals").reading
     api.similar_to_clip("clip.flac", start=30, duration=10, regions=True)
+    api.playlist(41, 7, k=8, facet="mood", spacing=2)
 
 Filters are keyword arguments named as the query parameters (``year_min=1970``,
 ``artist=["Ann", "Bob"]``, ``exclude=[3]``); a list repeats the parameter. Errors are
@@ -35,6 +36,7 @@ from service.schemas import (
     FacetsResponse,
     IngestResult,
     JobPublic,
+    PlaylistResponse,
     SearchResponse,
     SimilarResponse,
     TagsResponse,
@@ -100,6 +102,14 @@ class Client:
                   "negative_weight": negative_weight, "facet": facet, "k": k, **filters}
         files = {"positive_clip": list(positive_clips), "negative_clip": list(negative_clips)}
         return self._post("/similar/query", fields, files, SimilarResponse)
+
+    def playlist(self, from_track: int, to_track: int, *, k: int = 10,
+                 facet: str | None = None, spacing: int = 0,
+                 **filters: Any) -> PlaylistResponse:
+        """``GET /playlist``: k tracks that move from one track to another."""
+        params = {"from": int(from_track), "to": int(to_track), "k": k, "facet": facet,
+                  "spacing": spacing or None, **filters}
+        return self._get("/playlist", params, PlaylistResponse)
 
     def search(self, tags: Sequence[str] = (), *, text: str | None = None, k: int = 10,
                **filters: Any) -> SearchResponse:

@@ -3,7 +3,8 @@ training and data commands (their flags live here; :mod:`model` keeps typed entr
 never imports the service).
 
 Subcommands by group: :mod:`service.cli.serving` (serve, migrate, ingest, reindex, demo),
-:mod:`service.cli.querying` (similar, search, timeline: a running server, over HTTP),
+:mod:`service.cli.querying` (similar, search, playlist, timeline: a running server,
+over HTTP),
 :mod:`service.cli.data` (dataset build, dataset real), :mod:`service.cli.training` (train,
 evaluate, benchmark), :mod:`service.cli.plots` (plot training | facets | benchmark).
 Exit codes: 0 success, 1 failure, 2 bad usage.

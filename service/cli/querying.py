@@ -1,5 +1,5 @@
-"""``musicprism similar | search | timeline``: asking a running server, through the Python
-client (:mod:`service.client`), from a terminal.
+"""``musicprism similar | search | playlist | timeline``: asking a running server, through the
+Python client (:mod:`service.client`), from a terminal.
 
 They talk HTTP to ``--url`` (default ``MUSICPRISM_URL`` or http://127.0.0.1:8000), so they
 see what every other client sees and work against a server on another host. Results print as
@@ -19,7 +19,12 @@ from pydantic import BaseModel
 
 from layout.numbers import INTEGER, NumberSyntaxError, parse_int
 from service.client import Client
-from service.schemas import SearchResponse, SimilarResponse, TagTimelinePublic
+from service.schemas import (
+    PlaylistResponse,
+    SearchResponse,
+    SimilarResponse,
+    TagTimelinePublic,
+)
 
 #: Tags shown per window by ``musicprism timeline`` (``--json`` gives them all).
 TIMELINE_TOP = 3
@@ -70,6 +75,12 @@ def run_search(args: argparse.Namespace) -> int:
     answer = client_of(args).search(args.tag, text=text, k=args.k,
                                     **parse_filters(args.filter))
     return _show(args, answer, search_table)
+
+
+def run_playlist(args: argparse.Namespace) -> int:
+    answer = client_of(args).playlist(args.source, args.target, k=args.k, facet=args.facet,
+                                      spacing=args.spacing, **parse_filters(args.filter))
+    return _show(args, answer, playlist_table)
 
 
 def run_timeline(args: argparse.Namespace) -> int:
@@ -132,6 +143,21 @@ def search_table(answer: SearchResponse) -> list[str]:
     return lines
 
 
+def playlist_table(answer: PlaylistResponse) -> list[str]:
+    info = answer.query.playlist
+    assert info is not None  # every playlist answer carries its ends
+    mix = ", ".join(f"{f} {w:g}" for f, w in answer.facet_weights.items())
+    lines = [f"from {_name(info.from_track)} to {_name(info.to_track)} "
+             f"(A to B {info.score:.3f}; facet weights: {mix})",
+             f"{'t':>5} {'id':>7} {'to A':>6} {'to B':>6} {'prev':>6}  track"]
+    for s in answer.results:
+        lines.append(f"{s.t:>5.2f} {s.track.id:>7} {s.from_score:>6.3f} {s.to_score:>6.3f} "
+                     f"{s.previous_score:>6.3f}  {_name(s.track)}")
+    if answer.found < answer.k:
+        lines.append(f"{answer.found} of {answer.k} steps found (too few tracks qualify)")
+    return lines
+
+
 def timeline_table(answer: TagTimelinePublic) -> list[str]:
     lines = [f"track {answer.track_id}: {len(answer.windows)} windows of "
              f"{answer.window_seconds:g} s every {answer.hop_seconds:g} s "
@@ -165,7 +191,7 @@ def _filters(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``similar``, ``search`` and ``timeline``."""
+    """Add ``similar``, ``search``, ``playlist`` and ``timeline``."""
     p = sub.add_parser("similar", help="tracks like an audio file or a catalogue track (HTTP)")
     p.add_argument("target", help="an audio file, or a catalogue track id")
     p.add_argument("--facet", default=None, help="facet mix, e.g. mood or mood:0.7,genre:0.3")
@@ -184,6 +210,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _filters(p)
     _common(p)
     p.set_defaults(func=run_search)
+
+    p = sub.add_parser("playlist", help="tracks that move from one track to another (HTTP)")
+    p.add_argument("source", type=_integer, help="track A (where it starts)")
+    p.add_argument("target", type=_integer, help="track B (where it ends)")
+    p.add_argument("--facet", default=None, help="facet mix, e.g. mood or mood:0.7,genre:0.3")
+    p.add_argument("--spacing", type=_integer, default=0,
+                   help="steps between two tracks of one artist (default: 0)")
+    _filters(p)
+    _common(p)
+    p.set_defaults(func=run_playlist)
 
     p = sub.add_parser("timeline", help="a track's tag probabilities window by window (HTTP)")
     p.add_argument("track_id", type=_integer)

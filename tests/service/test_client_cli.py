@@ -62,6 +62,8 @@ def test_the_client_and_the_cli_against_a_served_catalogue(
         same(api.search(text="calm piano, no drums", k=3), "/search",
              q="calm piano, no drums", k=3)
         same(api.search(["jazz", "happy"]), "/search", tag=["jazz", "happy"])
+        same(api.playlist(a, b, k=2, facet="mood", spacing=1), "/playlist",
+             **{"from": a, "to": b, "k": 2, "facet": "mood", "spacing": 1})
         same(api.timeline(a, concept="mood"), f"/tracks/{a}/tags/timeline", concept="mood")
         same(api.vectors(a, windows=True), f"/tracks/{a}/vectors", windows="true")
         same(api.track(a), f"/tracks/{a}")
@@ -118,10 +120,16 @@ def test_the_client_and_the_cli_against_a_served_catalogue(
         assert code == 0 and "[same recording, from 1.0 s]" in out.splitlines()[2]
         code, out, _ = cli(capsys, "search", "calm", "piano,", "no", "drums", *url)
         assert code == 0 and out.splitlines()[0] == "read as: calm, piano, not drums"
+        code, out, _ = cli(capsys, "playlist", str(a), str(b), "-k", "3", *url)
+        steps = api.playlist(a, b, k=3).results
+        assert code == 0 and [line.split()[1] for line in out.splitlines()[2:]] == [
+            str(s.track.id) for s in steps]
         code, out, _ = cli(capsys, "timeline", str(a), "--concept", "mood", *url)
         windows = api.timeline(a, concept="mood").windows
         assert code == 0 and len(out.splitlines()) == 1 + len(windows)
 
+        code, _, err = cli(capsys, "playlist", str(a), str(a), *url)
+        assert code == 2 and err.startswith("musicprism: 422")
         code, _, err = cli(capsys, "similar", "999999", *url)
         assert code == 1 and "track 999999 not found" in err
         code, _, err = cli(capsys, "search", "polka", *url)
