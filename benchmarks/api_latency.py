@@ -106,6 +106,8 @@ def run(url: str, clip: bytes, n: int) -> dict[str, dict[str, float]]:
         "GET /tracks/{id}/tags/timeline": lambda: _get(f"{url}/tracks/{tid}/tags/timeline"),
         "GET /tracks/{id}/vectors": lambda: _get(f"{url}/tracks/{tid}/vectors"),
         "GET /search?tag=jazz": lambda: _get(f"{url}/search?tag=jazz&k=10"),
+        "GET /search?q=calm piano with strings, no vocals": lambda: _get(
+            f"{url}/search?q={q('calm piano with strings, no vocals')}&k=10"),
         "POST /similar (clip)": lambda: _post_file(f"{url}/similar", "file", "q.flac", clip, {}),
         "POST /similar (clip, regions=true)": lambda: _post_file(
             f"{url}/similar", "file", "q.flac", clip, {}, {"regions": "true"}),
