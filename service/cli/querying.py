@@ -52,20 +52,38 @@ class CliUsage(ValueError):
 
 def run_similar(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
-    target = str(args.target)
     api = client_of(args)
-    if Path(target).is_file():
-        answer = api.similar_to_clip(Path(target), start=args.start, duration=args.duration,
+    positive = [_seed(t) for t in args.target]
+    negative = [_seed(t) for t in args.negative]
+    if len(positive) > 1 or negative:
+        if args.start is not None or args.duration is not None or args.regions:
+            raise CliUsage("--start, --duration and --regions take one seed; several seeds "
+                           "(or --negative) are each used whole")
+        answer = api.query(
+            positive=[s for s in positive if isinstance(s, int)],
+            negative=[s for s in negative if isinstance(s, int)],
+            positive_clips=[s for s in positive if isinstance(s, Path)],
+            negative_clips=[s for s in negative if isinstance(s, Path)],
+            negative_weight=args.negative_weight, facet=args.facet, k=args.k, **filters)
+    elif isinstance(positive[0], Path):
+        answer = api.similar_to_clip(positive[0], start=args.start, duration=args.duration,
                                      facet=args.facet, k=args.k, regions=args.regions,
                                      identify=not args.no_identify, **filters)
-    elif INTEGER.fullmatch(target):
+    else:
         if args.start is not None or args.duration is not None:
             raise CliUsage("--start and --duration apply to a clip, not to a track id")
-        answer = api.similar(parse_int(target), facet=args.facet, k=args.k,
-                             regions=args.regions, **filters)
-    else:
-        raise CliUsage(f"{target!r} is neither an audio file nor a track id")
+        answer = api.similar(positive[0], facet=args.facet, k=args.k, regions=args.regions,
+                             **filters)
     return _show(args, answer, similar_table)
+
+
+def _seed(target: str) -> int | Path:
+    """An audio file's path, or a catalogue track id."""
+    if Path(target).is_file():
+        return Path(target)
+    if INTEGER.fullmatch(target):
+        return parse_int(target)
+    raise CliUsage(f"{target!r} is neither an audio file nor a track id")
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -192,8 +210,14 @@ def _filters(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``similar``, ``search``, ``playlist`` and ``timeline``."""
-    p = sub.add_parser("similar", help="tracks like an audio file or a catalogue track (HTTP)")
-    p.add_argument("target", help="an audio file, or a catalogue track id")
+    p = sub.add_parser("similar", help="tracks like audio files or catalogue tracks (HTTP)")
+    p.add_argument("target", nargs="+",
+                   help="an audio file or a catalogue track id; several: tracks like all of "
+                        "them (POST /similar/query)")
+    p.add_argument("--negative", action="append", default=[], metavar="FILE|ID",
+                   help="a seed to be unlike (repeatable)")
+    p.add_argument("--negative-weight", type=float, default=None,
+                   help="how strongly the negatives push away (default 1)")
     p.add_argument("--facet", default=None, help="facet mix, e.g. mood or mood:0.7,genre:0.3")
     p.add_argument("--start", type=float, default=None, help="clip: seconds to skip")
     p.add_argument("--duration", type=float, default=None, help="clip: seconds to use")

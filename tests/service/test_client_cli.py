@@ -118,6 +118,10 @@ def test_the_client_and_the_cli_against_a_served_catalogue(
         assert [line.split()[1] for line in lines[2:]] == [str(ids["gamma"]), str(ids["delta"])]
         code, out, _ = cli(capsys, "similar", str(clip), "-k", "2", "--regions", *url)
         assert code == 0 and "[same recording, from 1.0 s]" in out.splitlines()[2]
+        code, out, _ = cli(capsys, "similar", str(a), str(clip), "--negative", str(b), "-k", "3",
+                           *url, "--json")
+        assert code == 0 and json.loads(out) == api.query(
+            positive=[a], positive_clips=[clip], negative=[b], k=3).model_dump(mode="json")
         code, out, _ = cli(capsys, "search", "calm", "piano,", "no", "drums", *url)
         assert code == 0 and out.splitlines()[0] == "read as: calm, piano, not drums"
         code, out, _ = cli(capsys, "playlist", str(a), str(b), "-k", "3", *url)
@@ -146,6 +150,7 @@ def test_the_client_and_the_cli_against_a_served_catalogue(
     (["similar", "no-such-file.wav"], "'no-such-file.wav' is neither an audio file nor a "
                                       "track id"),
     (["similar", "12", "--start", "3"], "--start and --duration apply to a clip"),
+    (["similar", "12", "13", "--regions"], "--start, --duration and --regions take one seed"),
     (["similar", "12", "--filter", "year_min"], "--filter takes NAME=VALUE"),
     (["search"], "give a text or --tag"),
 ])
