@@ -3,6 +3,7 @@ training and data commands (their flags live here; :mod:`model` keeps typed entr
 never imports the service).
 
 Subcommands by group: :mod:`service.cli.serving` (serve, migrate, ingest, reindex, demo),
+:mod:`service.cli.transfer` (export, import),
 :mod:`service.cli.data` (dataset build, dataset real), :mod:`service.cli.training` (train,
 evaluate, benchmark), :mod:`service.cli.plots` (plot training | facets | benchmark).
 Exit codes: 0 success, 1 failure, 2 bad usage.
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from service.cli import data, plots, serving, training
+from service.cli import data, plots, serving, training, transfer
 
 #: Modules only the [train] extra installs (training, evaluation, the benchmark corpus).
 TRAIN_ONLY_MODULES = frozenset({"music21", "sklearn", "matplotlib"})
@@ -26,7 +27,8 @@ Register = Callable[[argparse._SubParsersAction], object]  # type: ignore[type-a
 
 def command_groups() -> list[Register]:
     """The ``register(subparsers)`` function of each group of subcommands."""
-    return [serving.register, data.register, training.register, plots.register]
+    return [serving.register, transfer.register, data.register, training.register,
+            plots.register]
 
 
 def build_parser() -> argparse.ArgumentParser:
