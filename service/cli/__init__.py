@@ -3,6 +3,7 @@ training and data commands (their flags live here; :mod:`model` keeps typed entr
 never imports the service).
 
 Subcommands by group: :mod:`service.cli.serving` (serve, migrate, ingest, reindex, demo),
+:mod:`service.cli.transfer` (export, import),
 :mod:`service.cli.querying` (similar, search, playlist, timeline: a running server,
 over HTTP),
 :mod:`service.cli.data` (dataset build, dataset real), :mod:`service.cli.training` (train,
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from service.cli import data, plots, querying, serving, training
+from service.cli import data, plots, querying, serving, training, transfer
 from service.client import ApiError
 
 #: Modules only the [train] extra installs (training, evaluation, the benchmark corpus).
@@ -29,8 +30,8 @@ Register = Callable[[argparse._SubParsersAction], object]  # type: ignore[type-a
 
 def command_groups() -> list[Register]:
     """The ``register(subparsers)`` function of each group of subcommands."""
-    return [serving.register, querying.register, data.register, training.register,
-            plots.register]
+    return [serving.register, transfer.register, querying.register, data.register,
+            training.register, plots.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -139,3 +139,26 @@ def refresh_statistics(session: Session) -> None:
         return
     session.execute(text("ANALYZE track_fingerprints, fingerprint_hashes"))
     session.commit()
+
+
+def fingerprints_of(session: Session, *, track_ids: list[int]) -> dict[int, Fingerprint]:
+    """The stored fingerprints of these tracks (those that have one), hashes in ascending
+    (time, hash) order: track id -> :class:`~model.fingerprint.Fingerprint`."""
+    fh = fingerprint_hashes.c
+    versions: dict[int, int] = {}
+    hashes: dict[int, list[tuple[int, int]]] = {}
+    for chunk in in_chunks(track_ids):
+        versions.update(session.execute(
+            select(TrackFingerprint.track_id, TrackFingerprint.version)
+            .where(TrackFingerprint.track_id.in_(chunk))).all())
+        for track_id, h, t in session.execute(
+            select(fh.track_id, fh.hash, fh.time).where(fh.track_id.in_(chunk))
+            .order_by(fh.track_id, fh.time, fh.hash)
+        ):
+            hashes.setdefault(int(track_id), []).append((int(h), int(t)))
+    out = {}
+    for track_id, version in versions.items():
+        pairs = np.asarray(hashes.get(track_id, []), dtype=np.int32).reshape(-1, 2)
+        out[track_id] = Fingerprint(hashes=pairs[:, 0].copy(), times=pairs[:, 1].copy(),
+                                    version=int(version))
+    return out

@@ -94,16 +94,7 @@ def get_embedding(session: Session, *, track_id: int, model_version_id: int) -> 
         TrackNotFound, EmbeddingNotFound, ModelVersionNotFound, DimensionMismatch.
     """
     dim = get_model_version(session, model_version_id=model_version_id).dim
-    emb = _embedding_row(session, track_id, model_version_id)
-    return StoredEmbedding(
-        track_id=track_id,
-        model_version_id=model_version_id,
-        vector=decode_vectors(f"vector of track {track_id}", emb.vector, (dim,)),
-        windows=decode_vectors(f"windows of track {track_id}", emb.windows, (emb.n_windows, dim)),
-        window_seconds=emb.window_seconds,
-        hop_seconds=emb.hop_seconds,
-        seq=emb.seq,
-    )
+    return _decoded(_embedding_row(session, track_id, model_version_id), dim)
 
 
 def get_vectors(
@@ -165,6 +156,48 @@ def iter_embeddings(
             return
         last = rows[-1][0]
         yield as_ids(r[0] for r in rows), _stack(dim, rows)
+
+
+def iter_embedded_tracks(
+    session: Session, *, model_version_id: int, batch: int = 256
+) -> Iterator[list[tuple[Track, StoredEmbedding]]]:
+    """Every track with an embedding from this model version, with its decoded vectors, in
+    ascending track id, a page at a time (keyset pagination: one query per page, no cursor
+    held between pages; tracks written meanwhile appear if their id is above the page).
+
+    Yields:
+        Lists of 1 to ``batch`` ``(track, embedding)`` pairs.
+    """
+    if batch <= 0:
+        raise ValueError(f"batch must be positive, got {batch}")
+    dim = get_model_version(session, model_version_id=model_version_id).dim
+    last = -1
+    while True:
+        rows = session.execute(
+            select(Track, Embedding)
+            .join(Embedding, Embedding.track_id == Track.id)
+            .where(Embedding.model_version_id == model_version_id, Track.id > last)
+            .order_by(Track.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0].id
+        yield [(track, _decoded(emb, dim)) for track, emb in rows]
+        session.expunge_all()  # the page is handed out; keep the identity map small
+
+
+def _decoded(emb: Embedding, dim: int) -> StoredEmbedding:
+    i = emb.track_id
+    return StoredEmbedding(
+        track_id=i,
+        model_version_id=emb.model_version_id,
+        vector=decode_vectors(f"vector of track {i}", emb.vector, (dim,)),
+        windows=decode_vectors(f"windows of track {i}", emb.windows, (emb.n_windows, dim)),
+        window_seconds=emb.window_seconds,
+        hop_seconds=emb.hop_seconds,
+        seq=emb.seq,
+    )
 
 
 def load_embeddings(

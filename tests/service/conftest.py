@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.db import upgrade
 from service.settings import Settings
 from support.audio import encode, synth_music
+from tests.utils.db import create_schema, drop_schema, with_search_path
 from tests.utils.models import tiny_checkpoint
 
 API_KEY = "test-key-0123456789abcdef"
@@ -82,3 +85,23 @@ def catalogue(tmp_path: Path, database_url: str) -> Iterator[Catalogue]:
             assert r.status_code == 201, r.text
             ids[key] = r.json()["track"]["id"]
         yield Catalogue(client=client, settings=settings, ids=ids, audio=audio)
+
+
+_numbers = itertools.count()
+
+
+@pytest.fixture
+def other_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
+    """A second migrated, empty store of the same backend (another file or schema)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'other.db'}"
+        upgrade(url)
+        yield url
+        return
+    base, prefix = request.getfixturevalue("postgres_base")
+    schema = f"{prefix}other_{next(_numbers)}"
+    create_schema(base, schema)
+    url = with_search_path(base, schema)
+    upgrade(url)
+    yield url
+    drop_schema(base, schema)
