@@ -33,6 +33,7 @@ from service.api.routes import (
     seeds,
     similar,
     tracks,
+    transfer,
 )
 from service.catalog import Catalog, CatalogConfig
 from service.db import assert_at_head, make_engine, make_session_factory
@@ -46,7 +47,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = SHIPPED_MODEL
 
 #: Every API router, in the order the app mounts them (the page and /docs are not routers).
-ROUTERS = (health, tracks, jobs, audio, similar, seeds, playlist, search, admin, metrics)
+ROUTERS = (health, tracks, jobs, audio, similar, seeds, playlist, search, admin, transfer,
+           metrics)
 
 
 def resolve_model_path(settings: Settings) -> Path:

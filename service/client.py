@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from service.schemas import (
     FacetsResponse,
+    ImportResult,
     IngestResult,
     JobPublic,
     PlaylistResponse,
@@ -154,6 +155,21 @@ class Client:
         """``DELETE /tracks/{id}`` (needs the API key)."""
         self._send("DELETE", f"/tracks/{int(track_id)}", None, {})
 
+    def export(self, out: str | Path, *, windows: bool = True) -> int:
+        """``GET /admin/export`` (needs the API key): the catalogue as a Parquet file, written
+        to ``out``; returns how many tracks it holds."""
+        query = query_string({"windows": windows})
+        with self._open("GET", f"/admin/export?{query}", None, {}) as response:
+            with open(out, "wb") as f:
+                while chunk := response.read(1 << 20):
+                    f.write(chunk)
+            return int(response.headers.get("X-Musicprism-Tracks", "0"))
+
+    def import_file(self, path: str | Path) -> ImportResult:
+        """``POST /admin/import`` (needs the API key): add a catalogue file's tracks (within
+        the server's upload limit; ``musicprism import`` on the host for more)."""
+        return self._post("/admin/import", {}, {"file": [path]}, ImportResult)
+
     def tags(self) -> TagsResponse:
         return self._get("/tags", {}, TagsResponse)
 
@@ -176,13 +192,18 @@ class Client:
 
     def _send(self, method: str, path: str, body: bytes | None,
               headers: dict[str, str]) -> bytes:
+        with self._open(method, path, body, headers) as response:
+            return bytes(response.read())
+
+    def _open(self, method: str, path: str, body: bytes | None,
+              headers: dict[str, str]) -> Any:
+        """The open response (a context manager); raises :class:`ApiError`."""
         url = self.url + path
         if self.api_key:
             headers = {**headers, "X-API-Key": self.api_key}
         request = Request(url, data=body, method=method, headers=headers)
         try:
-            with urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http only)
-                return bytes(response.read())
+            return urlopen(request, timeout=self.timeout)  # noqa: S310 (http only)
         except HTTPError as exc:
             raise ApiError(exc.code, _detail(exc.read()), url) from None
         except (URLError, OSError) as exc:

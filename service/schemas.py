@@ -283,3 +283,17 @@ class TrackVectors(BaseModel):
     hop_seconds: float
     windows: list[list[float]] | None = Field(
         None, description="With windows=true: each window's full-space vector.")
+
+
+class IdMapping(BaseModel):
+    source_id: int = Field(description="The track's id in the exporting instance.")
+    track_id: int = Field(description="Its id here.")
+
+
+class ImportResult(BaseModel):
+    rows: int = Field(description="Rows in the file.")
+    added: int = Field(description="New tracks.")
+    embedded: int = Field(description="Tracks already here (same audio) without vectors from "
+                          "the serving model, given the file's.")
+    present: int = Field(description="Tracks already here with vectors: left as they are.")
+    ids: list[IdMapping] = Field(description="Each row's track here.")

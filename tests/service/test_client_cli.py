@@ -141,9 +141,30 @@ def test_the_client_and_the_cli_against_a_served_catalogue(
         code, _, err = cli(capsys, "similar", str(a), "--filter", "year=1990", *url)
         assert code == 2 and "unknown query parameter 'year'" in err
 
+        # The catalogue out and back in: a deleted track returns, with its vectors.
+        n = api.tracks().total
+        assert api.export(tmp_path / "cat.parquet") == n
+        before = api.vectors(b, windows=True)
         api.delete_track(b)
         with pytest.raises(ApiError, match="404"):
             api.track(b)
+        back = api.import_file(tmp_path / "cat.parquet")
+        assert (back.rows, back.added, back.present) == (n, 1, n - 1)
+        (new_b,) = [m.track_id for m in back.ids if m.source_id == b]
+        assert api.vectors(new_b, windows=True).windows == before.windows
+        assert new_b in {r.track.id for r in api.similar(a, k=n).results}
+        again = api.import_file(tmp_path / "cat.parquet")
+        assert (again.added, again.present) == (0, n)
+        (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+        with pytest.raises(ApiError) as bad:
+            api.import_file(tmp_path / "bad.parquet")
+        assert bad.value.status == 422 and bad.value.detail.startswith(
+            "invalid file 'bad.parquet': the upload is not a Parquet file")
+        assert "nothing was imported" in bad.value.detail and str(tmp_path) not in (
+            bad.value.detail)
+        with pytest.raises(ApiError) as keyless:
+            Client(server.base_url, api_key="").export(tmp_path / "x.parquet")
+        assert keyless.value.status == 401
 
 
 @pytest.mark.parametrize(("argv", "message"), [
