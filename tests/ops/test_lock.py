@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 LOCKS = ROOT / "requirements"
 # Which extras each lock holds, besides the serving dependencies and the build requirements.
-ROLES = {"serve": (), "dev": ("train", "dev"), "bench": ("train", "dev", "bench")}
+ROLES = {"serve": (), "dev": ("train", "dev", "ray"), "bench": ("train", "dev", "ray", "bench")}
 ENTRY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)"
                    r"((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})+)"
                    r"(?:\s*\n(\s+#.*\n?)*)?", re.M)
