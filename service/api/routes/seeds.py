@@ -8,6 +8,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 
 from layout.seeds import average_query
+from service.api import examples
 from service.api.access import GatedRoute
 from service.api.deps import QueriesDep, RecordingsDep, SettingsDep
 from service.api.filters import MAX_VALUES, FormFilters
@@ -35,7 +36,8 @@ Clips = Annotated[
 NEGATIVE_WEIGHT_HELP = "lambda: how strongly the negatives push the query away (0: ignored)."
 
 
-@router.post("/similar/query", response_model=SimilarResponse)
+@router.post("/similar/query", response_model=SimilarResponse,
+             responses=examples.answer(examples.SIMILAR_TO_SEEDS))
 def similar_to_seeds(
     recordings: RecordingsDep,
     queries: QueriesDep,

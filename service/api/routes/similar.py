@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
+from service.api import examples
 from service.api.access import GatedRoute
 from service.api.deps import QueriesDep, RecordingsDep, SettingsDep
 from service.api.filters import FormFilters, QueryFilters
@@ -77,7 +78,8 @@ def similar_to_clip(
     return SimilarResponse(facet_weights=weights, k=k, query=query, results=results(hits))
 
 
-@router.get("/similar/{track_id}", response_model=SimilarResponse)
+@router.get("/similar/{track_id}", response_model=SimilarResponse,
+            responses=examples.answer(examples.SIMILAR_TO_TRACK))
 def similar_to_track(
     queries: QueriesDep,
     settings: SettingsDep,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
+from service.api import examples
 from service.api.access import GatedRoute
 from service.api.deps import JobsDep, QueriesDep, RecordingsDep, WriteAccess
 from service.api.numbers import Int
@@ -117,7 +118,8 @@ def get_track(queries: QueriesDep, track_id: TrackId) -> TrackPublic:
     return public(track, tags)
 
 
-@router.get("/tracks/{track_id}/tags/timeline", response_model=TagTimelinePublic)
+@router.get("/tracks/{track_id}/tags/timeline", response_model=TagTimelinePublic,
+            responses=examples.answer(examples.TAG_TIMELINE))
 def tag_timeline(
     queries: QueriesDep,
     track_id: TrackId,
@@ -146,7 +148,8 @@ def tag_timeline(
     )
 
 
-@router.get("/tracks/{track_id}/vectors", response_model=TrackVectors)
+@router.get("/tracks/{track_id}/vectors", response_model=TrackVectors,
+            responses=examples.answer(examples.TRACK_VECTORS))
 def track_vectors(
     queries: QueriesDep,
     track_id: TrackId,

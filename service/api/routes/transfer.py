@@ -18,6 +18,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from service.api import examples
 from service.api.access import GatedRoute
 from service.api.deps import CatalogDep, WriteAccess
 from service.api.routes.common import ERRORS
@@ -62,7 +63,8 @@ def export(
                         background=BackgroundTask(path.unlink, missing_ok=True))
 
 
-@router.post("/admin/import", response_model=ImportResult, dependencies=[WriteAccess])
+@router.post("/admin/import", response_model=ImportResult, dependencies=[WriteAccess],
+             responses=examples.answer(examples.IMPORT_RESULT))
 def import_(
     catalog: CatalogDep,
     file: Annotated[UploadFile, File(description="A catalogue file from GET /admin/export "
