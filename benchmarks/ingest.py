@@ -43,7 +43,7 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SUFFIXES = {".ogg", ".opus", ".flac", ".wav", ".mp3", ".m4a"}
 STEPS = ("hash", "decode", "embed", "fingerprint", "store", "index")
 FINGERPRINT_TABLES = ("fingerprint_hashes", "track_fingerprints")
-FINGERPRINT_INDEXES = ("ix_fingerprint_hashes_hash", "ix_fingerprint_hashes_track_id",
+FINGERPRINT_INDEXES = ("ix_fingerprint_hashes_lookup", "ix_fingerprint_hashes_track_id",
                        "pk_track_fingerprints")
 
 

@@ -233,7 +233,9 @@ class TrackFingerprint(Base):
 
 
 # One row per landmark hash: (hash value, track, anchor frame). No primary key: rows are only
-# ever found by hash (identification) or by track (the cascade when a track is deleted).
+# ever found by hash (identification) or by track (the cascade when a track is deleted). The
+# look-up index holds all three columns, so identification reads the index and never the
+# table (migration 0005).
 fingerprint_hashes = Table(
     "fingerprint_hashes",
     Base.metadata,
@@ -245,7 +247,7 @@ fingerprint_hashes = Table(
         nullable=False,
     ),
     Column("time", Integer, nullable=False),
-    Index("ix_fingerprint_hashes_hash", "hash"),
+    Index("ix_fingerprint_hashes_lookup", "hash", "track_id", "time"),
     Index("ix_fingerprint_hashes_track_id", "track_id"),
 )
 

@@ -25,8 +25,8 @@ from tests.utils.db import STORE_TABLES, table_names
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_head_is_the_jobs_migration() -> None:
-    assert head_revision() == "0004"
+def test_head_is_the_fingerprint_lookup_index() -> None:
+    assert head_revision() == "0005"
     assert MIGRATIONS_DIR == REPO_ROOT / "service" / "migrations"
 
 
