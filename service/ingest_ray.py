@@ -112,7 +112,7 @@ def _connect(ray: Any, workers: int | None, address: str | None) -> bool:
     if ray.is_initialized():
         log.debug("ray: reusing this process's connection")
         return False
-    quiet: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.WARNING)
+    quiet: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR)
     if address is not None:
         check_reachable(address)
         try:
@@ -132,7 +132,7 @@ def _quiet(ray: Any) -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
 @contextmanager
