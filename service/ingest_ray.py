@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'musicprism[ray]'"
 CONNECT_TIMEOUT_S = 5.0
+AUTH_HINT = "RAY_AUTH_MODE=token, and RAY_AUTH_TOKEN to its token (`ray get-auth-token`)"
 # Offline and quiet: no uv-run runtime environment, no usage report.
 RAY_ENV = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 
@@ -118,8 +119,10 @@ def _connect(ray: Any, workers: int | None, address: str | None) -> bool:
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:  # not Ray, a token refused
-            raise EngineUnavailable(f"cannot join the Ray cluster at '{address}': {exc}"
-                                    ) from exc
+            raise EngineUnavailable(
+                f"cannot join the Ray cluster at '{address}': {exc} (a cluster started with "
+                f"`ray start` uses token authentication from Ray 2.59: set {AUTH_HINT})"
+            ) from exc
     else:
         from service.ingest_pool import usable_cores
 
