@@ -126,7 +126,9 @@ def _connect(ray: Any, workers: int | None, address: str | None) -> bool:
     else:
         from service.ingest_pool import usable_cores
 
-        ray.init(num_cpus=workers or usable_cores(), include_dashboard=False, **quiet)
+        # "local": a cluster of our own, even where another one runs on this machine
+        ray.init(address="local", num_cpus=workers or usable_cores(), include_dashboard=False,
+                 **quiet)
     return True
 
 

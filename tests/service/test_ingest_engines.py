@@ -12,6 +12,7 @@ import pytest
 from model.embed import TrackEmbedding
 from model.fingerprint import Fingerprint
 from service.catalog.recordings import Analysis
+from service.cli import main
 from service.ingest_engines import EngineSpec, EngineUnavailable
 from service.ingest_wire import pack, unpack
 
@@ -73,3 +74,19 @@ def test_serving_never_imports_ray() -> None:
             "from service.cli import build_parser; build_parser(); "
             "assert 'ray' not in sys.modules, 'ray was imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--engine", "bogus"], "invalid choice: 'bogus' (choose from 'local', 'ray')"),
+    (["--address", "h:1"], "--address is for --engine ray"),
+])
+def test_the_command_line_refuses_a_bad_engine(tmp_path: Path, capsys, flags: list[str],
+                                               message: str) -> None:
+    """Usage errors (exit 2) before anything is loaded; no Ray needed."""
+    code = None
+    try:
+        code = main(["ingest", str(tmp_path), *flags])
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err
