@@ -1,6 +1,6 @@
 """The ``ray`` ingest engine (service/ingest_ray.py) on a local Ray cluster of 2 CPUs: the same
-tracks, vectors and fingerprints as the local engine, re-runs that add nothing, refused audio
-reported, and the command line."""
+tracks, vectors and fingerprints as the local engine, re-runs and a crashed actor that add
+nothing twice, refused audio reported, and the command line."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from service import ingest_ray
 from service.catalog import Catalog
 from service.ingest import IngestReport, ingest_folder
 from service.ingest_engines import EngineSpec
@@ -108,6 +109,40 @@ def test_ray_stores_what_the_local_engine_stores(cluster: None, tmp_path: Path,
     finally:
         local.close()
         remote.close()
+
+
+class CrashingOnce(ingest_ray.Analyser):
+    """An actor whose process dies at its first file while the marker ``crashed``, beside the
+    checkpoint, is missing (made first, so the restarted actor goes on). The actor is built in
+    a worker from this module, not from the test's objects: the marker's place comes with the
+    constructor's arguments."""
+
+    def __init__(self, model_path: str, max_seconds: float, min_seconds: float) -> None:
+        super().__init__(model_path, max_seconds, min_seconds)
+        self.marker = Path(model_path).parent / "crashed"
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if not self.marker.exists():
+            self.marker.touch()
+            os._exit(1)
+        return super().__call__(batch)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_crashed_actor_adds_nothing_twice(cluster: None, tmp_path: Path, database_url: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray restarts the dead actor and retries its file; each file is still stored once."""
+    monkeypatch.setattr(ingest_ray, "Analyser", CrashingOnce)
+    lib = library(tmp_path)
+    catalog = open_catalog(tmp_path, database_url)
+    try:
+        report = ingest(catalog, lib, EngineSpec("ray", 2, tmp_path / "model.pt"))
+        assert (tmp_path / "crashed").exists()
+        assert report.summary() == ("4 added; 1 already in the catalogue; 1 skipped "
+                                    "(1 AudioDecodeError)")
+        assert len(catalog.indexes) == 4 and len(stored(catalog)) == 4
+    finally:
+        catalog.close()
 
 
 @pytest.fixture
