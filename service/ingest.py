@@ -7,7 +7,7 @@ import csv
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -15,10 +15,10 @@ from typing import Any, cast
 from tqdm import tqdm
 
 from layout.numbers import NumberSyntaxError, parse_int
-from model.audio import AudioError
 from service.catalog import Catalog, TrackMeta
-from service.catalog.recordings import Analysis, IngestOutcome, IngestPlan
+from service.catalog.recordings import Analysis, IngestOutcome, IngestPlan, Recordings
 from service.errors import InvalidValue
+from service.ingest_engines import EngineSpec, Job, open_engine
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,9 @@ def _row_meta(row: dict[str, str], csv_path: Path, line: int) -> TrackMeta:
         raise InvalidMetadata(csv_path, line, str(exc)) from None
 
 
+IN_PROCESS = EngineSpec()
+
+
 def ingest_folder(
     catalog: Catalog,
     folder: Path,
@@ -154,76 +157,73 @@ def ingest_folder(
     metadata: Path | None = None,
     ingest_root: Path | None = None,
     progress: bool = True,
-    processes: int = 1,
-    model_path: Path | None = None,
+    engine: EngineSpec = IN_PROCESS,
 ) -> IngestReport:
     """Ingest every audio file under ``folder``. Safe to re-run after an interruption:
     tracks already stored (same content hash) are counted as duplicates, not re-embedded.
 
-    With ``processes`` > 1, files are decoded, embedded and fingerprinted by that many worker
-    processes, each loading the checkpoint at ``model_path`` (service/ingest_pool.py); the
-    store and the index are still written here, one file at a time, in the order analyses
-    finish.
+    Each file is planned here (its content hash, what the store already has), analysed
+    (decoded, embedded, fingerprinted) by ``engine`` (service/ingest_engines.py: here, in
+    worker processes, or on a Ray cluster), and committed here, one file at a time in the
+    order analyses finish: the store and the index are written from one place whatever the
+    engine, and a file is only ever added once (by content hash).
     """
     root = check_root(folder, ingest_root)
     meta = read_metadata(metadata, root) if metadata else {}
     files, skipped = discover(root)
     report = IngestReport(skipped=list(skipped))
-    bar = tqdm(total=len(files), desc="ingest", unit="track", disable=not progress)
-    recordings = catalog.recordings
+    with tqdm(total=len(files), desc="ingest", unit="track", disable=not progress) as bar:
+        loop = _Loop(catalog.recordings, report, bar)
+        with open_engine(engine, catalog.recordings.analyser) as analyses:
+            for result in analyses(loop.jobs(_infos(files, meta, root))):
+                loop.finish(*result)
+    return report
 
-    def count(outcome: IngestOutcome) -> None:
+
+def _infos(files: list[Path], meta: dict[Path, TrackMeta], root: Path
+           ) -> Iterator[tuple[Path, TrackMeta]]:
+    for path in files:
+        info = meta.get(path.resolve()) or TrackMeta(title=path.stem)
+        info.source = str(path.relative_to(root))
+        yield path, info
+
+
+class _Loop:
+    """Plans, counts and commits for :func:`ingest_folder`, whichever engine analyses."""
+
+    def __init__(self, recordings: Recordings, report: IngestReport, bar: tqdm) -> None:
+        self.recordings, self.report, self.bar = recordings, report, bar
+
+    def jobs(self, infos: Iterable[tuple[Path, TrackMeta]]) -> Iterator[Job]:
+        """What needs analysing; files already stored are counted on the way."""
+        for path, info in infos:
+            plan = self.recordings.plan(path, info)
+            if isinstance(plan, IngestOutcome):
+                self.count(plan)
+                self.recordings.keep_copy(path, plan.track.content_hash)
+                continue
+            yield path, plan.needs, (plan, path)
+
+    def finish(self, tag: object, analysis: Analysis | None, error: str | None) -> None:
+        """Commit one analysis, or report why its file was refused."""
+        plan, path = cast(tuple[IngestPlan, Path], tag)
+        if analysis is None:
+            self.recordings.count_failure(str(error).split(":")[0])
+            self.refused(str(plan.meta.source), str(error))
+            return
+        self.count(self.recordings.commit(plan, analysis))
+        self.recordings.keep_copy(path, plan.content_hash)
+
+    def count(self, outcome: IngestOutcome) -> None:
         if outcome.created:
-            report.added += 1
+            self.report.added += 1
         elif outcome.reembedded:
-            report.reembedded += 1
+            self.report.reembedded += 1
         else:
-            report.duplicates += 1
-        bar.update()
+            self.report.duplicates += 1
+        self.bar.update()
 
-    def refused(source: str, why: str) -> None:
-        report.skipped.append((source, why))
+    def refused(self, source: str, why: str) -> None:
+        self.report.skipped.append((source, why))
         log.warning("skipped %s: %s", source, why)
-        bar.update()
-
-    def infos() -> Iterator[tuple[Path, TrackMeta]]:
-        for path in files:
-            info = meta.get(path.resolve()) or TrackMeta(title=path.stem)
-            info.source = str(path.relative_to(root))
-            yield path, info
-
-    try:
-        if processes <= 1:
-            for path, info in infos():
-                try:
-                    count(recordings.ingest(path, info))
-                except AudioError as exc:
-                    refused(str(info.source), f"{type(exc).__name__}: {exc}")
-            return report
-        if model_path is None:
-            raise ValueError("processes > 1 needs the checkpoint's path (model_path)")
-        from service.ingest_pool import AnalysisPool
-
-        def finish(results: list[tuple[object, Analysis | None, str | None]]) -> None:
-            for tag, analysis, error in results:
-                plan, path = cast(tuple[IngestPlan, Path], tag)
-                if analysis is None:
-                    recordings.count_failure(str(error).split(":")[0])
-                    refused(str(plan.meta.source), str(error))
-                    continue
-                count(recordings.commit(plan, analysis))
-                recordings.keep_copy(path, plan.content_hash)
-
-        with AnalysisPool(processes, model_path, catalog.config.max_audio_seconds,
-                          catalog.config.min_audio_seconds) as pool:
-            for path, info in infos():
-                plan = recordings.plan(path, info)
-                if isinstance(plan, IngestOutcome):
-                    count(plan)
-                    recordings.keep_copy(path, plan.track.content_hash)
-                    continue
-                finish(pool.submit(path, plan.needs, (plan, path)))
-            finish(pool.drain())
-        return report
-    finally:
-        bar.close()
+        self.bar.update()

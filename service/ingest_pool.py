@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
@@ -89,6 +90,14 @@ class AnalysisPool:
         """Queue ``path``; returns the results that had to be collected to make room."""
         self._pending[self._pool.submit(_analyse, str(path), needs)] = tag
         return self._collect(block=len(self._pending) >= self.limit)
+
+    def run(self, jobs: Iterable[tuple[Path, Needs, object]]
+            ) -> Iterator[tuple[object, Analysis | None, str | None]]:
+        """Every job's result, as they finish (service/ingest_engines.py): the jobs are
+        taken one at a time, so files are planned while others are analysed."""
+        for path, needs, tag in jobs:
+            yield from self.submit(path, needs, tag)
+        yield from self.drain()
 
     def drain(self) -> list[tuple[object, Analysis | None, str | None]]:
         """Every result still in flight."""

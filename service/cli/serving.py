@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.cli.common import add_data_dir, settings_from
+from service.ingest_engines import ENGINES
 from service.settings import Settings
 
 if TYPE_CHECKING:  # the catalog imports torch: keep `musicprism --help` fast
@@ -93,13 +94,20 @@ def _catalog(settings: Settings) -> Catalog:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from service.app import resolve_model_path
     from service.ingest import ingest_folder
+    from service.ingest_engines import EngineSpec, EngineUnavailable
     from service.ingest_pool import usable_cores
 
     settings = settings_from(args)
-    processes = args.processes if args.processes is not None else usable_cores()
-    if processes < 1:
+    processes = args.processes
+    if processes is None and args.engine == "local":
+        processes = usable_cores()
+    if processes is not None and processes < 1:
         sys.stderr.write(f"error: --processes must be at least 1, got {processes}\n")
         return 2
+    if args.address is not None and args.engine != "ray":
+        sys.stderr.write("error: --address is for --engine ray\n")
+        return 2
+    engine = EngineSpec(args.engine, processes, resolve_model_path(settings), args.address)
     catalog = _catalog(settings)
     try:
         report = ingest_folder(
@@ -108,12 +116,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             metadata=args.metadata,
             ingest_root=settings.ingest_root,
             progress=not args.quiet,
-            processes=processes,
-            model_path=resolve_model_path(settings),
+            engine=engine,
         )
         catalog.indexes.save_snapshot()
         if report.added:
             catalog.recordings.refresh_statistics()
+    except EngineUnavailable as exc:
+        sys.stderr.write(f"musicprism: {exc}\n")
+        return 1
     finally:
         catalog.close()
     sys.stdout.write(report.summary() + "\n")
@@ -200,9 +210,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="CSV with path,title,artist,album,external_id,isrc,year",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="where files are decoded, embedded and fingerprinted: local (this "
+                        "machine's processes) or ray (a Ray cluster; needs the [ray] extra); "
+                        "the store is written from this process either way (default: local)")
     p.add_argument("--processes", type=int, default=None, metavar="N",
-                   help="processes that decode, embed and fingerprint (default: one per "
-                        "usable core; 1: all in this process)")
+                   help="processes (local) or Ray actors (ray) that decode, embed and "
+                        "fingerprint (default: one per usable core, or per CPU of the Ray "
+                        "cluster; 1 with local: all in this process)")
+    p.add_argument("--address", default=None, metavar="HOST:PORT",
+                   help="--engine ray: join the Ray cluster there (host:port, "
+                        "ray://host:port or auto) instead of starting one for this run")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("reindex", help="rebuild every index from the store")
