@@ -11,6 +11,7 @@ from pydantic import Field
 from layout.schema import ConceptSchema
 from service.api.numbers import Int
 from service.catalog import Hit
+from service.catalog.rows import TrackRow
 from service.models import Track
 from service.schemas import (
     MatchedRegionInfo,
@@ -47,7 +48,7 @@ def check_k(k: int, settings: Settings) -> int:
     return k
 
 
-def summary(track: Track) -> TrackSummary:
+def summary(track: Track | TrackRow) -> TrackSummary:
     return TrackSummary(
         id=track.id,
         external_id=track.external_id,
