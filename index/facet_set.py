@@ -197,6 +197,16 @@ class FacetIndexSet:
         vector: np.ndarray = self._full.reconstruct([track_id])[0]
         return vector
 
+    def get_many(self, track_ids: IdsLike) -> np.ndarray:
+        """The full-space vectors (M, D) of tracks, row m for ``track_ids[m]``.
+
+        Raises:
+            UnknownIds: some ids are not held (all of them are named).
+            ValueError: a negative id.
+        """
+        vectors: np.ndarray = self._full.reconstruct(track_ids)
+        return vectors
+
     def search(
         self,
         xq: np.ndarray,

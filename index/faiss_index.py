@@ -229,9 +229,9 @@ class FaissIndex:
         missing = ids[~self._has(ids)]
         if missing.size:
             raise UnknownIds(missing.tolist())
-        out = np.empty((ids.size, self.dim), dtype=np.float32)
-        for row, track_id in enumerate(ids.tolist()):
-            out[row] = self._index.reconstruct(track_id)
+        if not ids.size:
+            return np.empty((0, self.dim), dtype=np.float32)
+        out: np.ndarray = self._index.reconstruct_batch(ids)  # one call for every id
         return out
 
     def search(

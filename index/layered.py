@@ -129,6 +129,22 @@ class LayeredIndex:
             return self.base.get(track_id)
         raise UnknownIds([int(track_id)])
 
+    def get_many(self, track_ids: IdsLike) -> np.ndarray:
+        """The full-space vectors (M, D) of tracks, row m for ``track_ids[m]``: those in the
+        delta from it, the others from the base (raises as ``FacetIndexSet.get_many``)."""
+        ids = check_ids(track_ids)
+        in_delta = np.isin(ids, self.delta.ids())
+        in_base = ~in_delta & self._visible_in_base(ids)
+        missing = ids[~(in_delta | in_base)]
+        if missing.size:
+            raise UnknownIds(missing.tolist())
+        out = np.empty((ids.size, self.schema.dim), dtype=np.float32)
+        if in_delta.any():
+            out[in_delta] = self.delta.get_many(ids[in_delta])
+        if in_base.any():
+            out[in_base] = self.base.get_many(ids[in_base])
+        return out
+
     def search(
         self,
         xq: np.ndarray,

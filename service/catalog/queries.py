@@ -208,7 +208,7 @@ class Queries:
                 and m.track_id in indexes.index
             }
             ids = [*pinned, *(i for i in found if i not in pinned)][:k]
-            vectors = np.stack([indexes.index.get(i) for i in ids]) if ids else None
+            vectors = indexes.index.get_many(ids) if ids else None
         scores = self._scores(ids, found, query, vectors, weights)
         hits = self._hits(ids, scores, query, vectors)
         for hit in hits:
@@ -241,7 +241,7 @@ class Queries:
             D, I = indexes.index.search(query[None, :], k, weights=facet_weights,
                                         allow_ids=allow, exclude_ids=exclude)
             ids = [int(i) for i in I[0] if i >= 0]
-            vectors = np.stack([indexes.index.get(i) for i in ids]) if ids else None
+            vectors = indexes.index.get_many(ids) if ids else None
         return self._hits(ids, D[0][: len(ids)], query, vectors)
 
     # --- helpers --------------------------------------------------------------------------
