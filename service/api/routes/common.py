@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import HTTPException, Path
-from pydantic import Field
+from fastapi import HTTPException, Path, Response
+from pydantic import BaseModel, Field
 
 from layout.schema import ConceptSchema
 from service.api.numbers import Int
@@ -40,6 +40,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid parameter: unknown facet or tag, bad weights, k out of range"},
     503: {"description": "Not ready yet"},
 }
+
+
+def json_response(body: BaseModel) -> Response:
+    """``body`` as the JSON FastAPI sends for a route whose ``response_model`` is its type:
+    the same bytes (pydantic's JSON serialiser, by alias), made once, in the handler's thread.
+    Given the model itself, FastAPI would validate it against its own type again, in a second
+    trip to the thread pool, before serialising it. The route keeps declaring
+    ``response_model``, so the OpenAPI schema is unchanged."""
+    return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def check_k(k: int, settings: Settings) -> int:
