@@ -100,6 +100,10 @@ class FacetIndexSet:
         """The track ids held, sorted: (N,) int64."""
         return self._full.ids()
 
+    def held(self, ids: IdsLike) -> np.ndarray:
+        """Which of ``ids`` are held: (M,) bool."""
+        return self._full.held(ids)
+
     @property
     def read_only(self) -> bool:
         return self._full.read_only

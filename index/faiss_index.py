@@ -100,6 +100,11 @@ class FaissIndex:
         """The ids held, sorted: (N,) int64."""
         return self._ids.copy()
 
+    def held(self, ids: IdsLike) -> np.ndarray:
+        """Which of ``ids`` are held: (M,) bool, False for ids that cannot be held (negative);
+        a binary search each."""
+        return self._has(np.asarray(ids, dtype=np.int64).reshape(-1))
+
     @property
     def trained(self) -> bool:
         """Whether the factory's own index is in use (always so for factories needing no
