@@ -1,6 +1,6 @@
 """The HTTP service under concurrent load, against a demo-style baseline, in one run.
 
-    python -m benchmarks.api_load [--quick] [--clips DIR] [--real DIR]
+    python -m benchmarks.api_load [--quick] [--clips DIR] [--real DIR] [--get-only]
 
 Builds a catalogue in a temporary data directory: N synthetic tracks written straight into
 the store with the functions ingest uses (service.store.create_track: track row, tag scores,
@@ -12,6 +12,10 @@ serving the same vectors, a load generator in its own process (benchmarks/loadge
 GET /similar/{id}, GET /search?tag=jazz and POST /similar (a 10 s clip of a real recording)
 from 1, 4 and 16 concurrent keep-alive connections. Server CPU time per request is read from
 /proc. Writes benchmarks/results/api_load.{md,json}.
+
+``--get-only`` measures the two GET routes alone (no clips ingested, no upload, so no audio is
+needed) and checks them against the one-thread baseline (issue 15): server CPU per request
+within 1.5 times the baseline's, 1,500 req/s with 2 workers, p50 within 2 ms at 1 client.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ TARGETS = {  # issue 5, on 2 cores
     "GET /similar/{id}": {"p50_ms": 5.0, "req_per_s": 500.0},
     "POST /similar": {"p50_ms": 80.0},
 }
+# issue 15: the GET routes against the one-thread baseline's GET /similar/{id}, on 2 cores
+DEMO = "baseline, 1 thread"
+GET_TARGETS = {"cpu_ratio": 1.5, "req_per_s_2_workers": 1500.0, "p50_ms": 2.0}
 WINDOWS_PER_TRACK = 10  # a 30 s track in 3 s windows
 
 
@@ -290,10 +297,56 @@ def verdict(rows: list[dict[str, Any]], server: str) -> list[str]:
     return lines
 
 
+def get_verdict(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 15's checks of the GET routes: server CPU per request against the one-thread
+    baseline's at the same concurrency, req/s with 2 workers, p50 at one client."""
+    demo = {r["concurrency"]: r for r in rows
+            if r["server"] == DEMO and r["endpoint"] == "GET /similar/{id}"}
+    if not demo:
+        return []
+    lines = []
+    t = GET_TARGETS
+    for endpoint in ("GET /similar/{id}", "GET /search?tag=jazz"):
+        for server in sorted({r["server"] for r in rows if r["server"].startswith("musicprism")}):
+            mine = {r["concurrency"]: r for r in rows
+                    if r["server"] == server and r["endpoint"] == endpoint}
+            if not mine:
+                continue
+            ratios = {c: mine[c]["server_cpu_ms_per_req"] / demo[c]["server_cpu_ms_per_req"]
+                      for c in mine if c in demo}
+            worst = max(ratios.values())
+            lines.append(
+                f"{server}, {endpoint}: server CPU per request "
+                + ", ".join(f"{mine[c]['server_cpu_ms_per_req']:.2f} ms vs "
+                            f"{demo[c]['server_cpu_ms_per_req']:.2f} ms ({ratios[c]:.2f}x) at "
+                            f"{c} client{'s' if c > 1 else ''}" for c in sorted(ratios))
+                + f" against the one-thread baseline's GET /similar/{{id}}; <= "
+                f"{t['cpu_ratio']:g}x: {'met' if worst <= t['cpu_ratio'] else 'missed'} "
+                f"(worst {worst:.2f}x)")
+            if 1 in mine and "p50_ms" in mine[1]:
+                p50 = mine[1]["p50_ms"]
+                lines.append(f"{server}, {endpoint}: p50 {p50:.2f} ms at 1 client vs <= "
+                             f"{t['p50_ms']:g} ms: {'met' if p50 <= t['p50_ms'] else 'missed'}")
+            if server.startswith("musicprism 2"):
+                best = max(mine.values(), key=lambda r: r["req_per_s"])
+                rps = best["req_per_s"]
+                lines.append(
+                    f"{server}, {endpoint}: {rps:,.0f} req/s at best ({best['concurrency']} "
+                    f"clients) vs >= {t['req_per_s_2_workers']:,.0f}: "
+                    f"{'met' if rps >= t['req_per_s_2_workers'] else 'missed'} "
+                    f"({rps / t['req_per_s_2_workers']:.2f}x the target)")
+    return lines
+
+
 def report(results: dict[str, Any]) -> str:
     from benchmarks.common import markdown_table, meta_markdown
 
     cat = results["catalogue"]
+    if results.get("query_recording"):
+        upload = (f"Query clip for `POST /similar`: 10 s of `{results['query_recording']}` as "
+                  f"44.1 kHz mono FLAC ({results['clip_bytes'] / 1024:.0f} KiB). ")
+    else:
+        upload = "GET routes only (`--get-only`): no clip ingested, no upload. "
     table = markdown_table(
         ["server", "endpoint", "clients", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors",
          "requests", "server CPU ms/req", "client CPU ms/req"],
@@ -320,8 +373,7 @@ def report(results: dict[str, Any]) -> str:
         f"writes them) and {cat['ingested']} clips really ingested (decode, embed, store, "
         f"index) from `{results['clips_dir']}`. Database {cat['db_bytes'] / 2**20:.0f} MiB.",
         "",
-        f"Query clip for `POST /similar`: 10 s of `{results['query_recording']}` as 44.1 kHz "
-        f"mono FLAC ({results['clip_bytes'] / 1024:.0f} KiB). Load: benchmarks/loadgen.py in "
+        f"{upload}Load: benchmarks/loadgen.py in "
         "its own process, closed loop, keep-alive; bounds per level: "
         f"GET {results['bounds']['get']}, POST {results['bounds']['post']}. Server CPU per "
         "request includes the warm-up requests; the baseline has no tag search. The baseline "
@@ -331,6 +383,9 @@ def report(results: dict[str, Any]) -> str:
         "", table, "",
         "## Targets (2 cores)", "",
         *[f"- {line}" for line in results["verdict"]],
+        *(["", "### Issue 15: the GET routes against the one-thread baseline", "",
+           *[f"- {line}" for line in results["get_verdict"]]]
+          if results.get("get_verdict") else []),
         "", "## Where the time goes", "", *profile,
     ])
 
@@ -341,12 +396,16 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     quick = args.quick
     n_synth = args.tracks or (1_000 if quick else 10_000)
     n_clips = 20 if quick else 300
-    clips = sorted(args.clips.rglob("*.flac"))[:n_clips]
-    recordings = sorted(args.real.rglob("*.ogg"))
-    if not clips or not recordings:
-        raise SystemExit(f"need clips under {args.clips} (musicprism dataset build) and "
-                         f"recordings under {args.real} (musicprism dataset real)")
-    recording = recordings[0]
+    clips: list[Path] = []
+    recording = None
+    if not args.get_only:
+        clips = sorted(args.clips.rglob("*.flac"))[:n_clips]
+        recordings = sorted(args.real.rglob("*.ogg"))
+        if not clips or not recordings:
+            raise SystemExit(f"need clips under {args.clips} (musicprism dataset build) and "
+                             f"recordings under {args.real} (musicprism dataset real), or "
+                             "--get-only")
+        recording = recordings[0]
     bounds = {
         "get": {"max_requests": 400 if quick else 3000, "max_seconds": 3.0 if quick else 10.0,
                 "warmup": 20},
@@ -357,8 +416,10 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         data_dir = Path(tmp)
         logger.info("building the catalogue: %d synthetic + %d clips", n_synth, len(clips))
         catalogue = build_data_dir(data_dir, n_synthetic=n_synth, clips=clips)
-        clip = query_clip(recording)
+        clip = query_clip(recording) if recording is not None else b""
         endpoints = endpoint_requests(catalogue.pop("ids"), clip)
+        if args.get_only:
+            endpoints = {k: v for k, v in endpoints.items() if k.startswith("GET")}
         rows: list[dict[str, Any]] = []
         profile = None
         servers = [(f"musicprism {w} worker{'s' if w > 1 else ''}", w) for w in args.workers]
@@ -380,9 +441,10 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
                 server.stop()
     verdicts = [line for name, _ in servers for line in verdict(rows, name)]
     return {"meta": finish_meta(meta), "catalogue": catalogue, "rows": rows,
-            "verdict": verdicts, "bounds": bounds, "clips_dir": str(args.clips),
-            "query_recording": recording.name, "clip_bytes": len(clip), "quick": quick,
-            "profile": profile}
+            "verdict": verdicts, "get_verdict": get_verdict(rows), "bounds": bounds,
+            "clips_dir": str(args.clips), "get_only": args.get_only,
+            "query_recording": recording.name if recording is not None else None,
+            "clip_bytes": len(clip), "quick": quick, "profile": profile}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                     "corpus, bench-full or else bench-ci, under data/datasets)")
     ap.add_argument("--real", type=Path, default=data / "real",
                     help="folder of real recordings (ogg); the query clip is cut from one")
+    ap.add_argument("--get-only", action="store_true",
+                    help="the GET routes only: no clips ingested, no upload (no audio needed)")
     ap.add_argument("--no-profile", dest="profile", action="store_false",
                     help="skip the py-spy profile of GET /similar/{id}")
     ap.add_argument("--out", type=Path, default=RESULTS, help="result path without suffix")
@@ -408,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     command = command_line("benchmarks.api_load", argv)
     results = run(args, command)
     write_results(args.out, results, report(results))
-    for line in results["verdict"]:
+    for line in results["verdict"] + results["get_verdict"]:
         logger.info("%s", line)
     return 0
 

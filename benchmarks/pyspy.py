@@ -20,15 +20,23 @@ logger = logging.getLogger(__name__)
 SERVER_PARTS: tuple[tuple[str, str], ...] = (
     ("route handler (thread pool)", "similar_to_track (service/api/routes/similar.py"),
     ("  Queries.similar", "Queries.similar (service/catalog/queries.py"),
+    ("    track rows: RowCache (memory, SQL on a miss)", "RowCache.rows (service/catalog/rows.py"),
     ("    track rows: store.tracks_by_ids (SQL + ORM)", "tracks_by_ids (service/store/"),
     ("    FAISS search", "FacetIndexSet.search (index/facet_set.py"),
     ("    vectors of hits: FacetIndexSet.get", "FacetIndexSet.get (index/facet_set.py"),
+    ("    vectors of hits: FacetIndexSet.get_many", "FacetIndexSet.get_many (index/facet_set.py"),
     ("  Queries.vector_of", "Queries.vector_of (service/catalog/queries.py"),
+    ("  response models and JSON (json_response)", "json_response (service/api/routes/common.py"),
     ("ASGI stack on the event loop (FastAPI, middleware)", "FastAPI.__call__ (fastapi/"),
     ("  FastAPI request parsing / dependencies", "solve_dependencies (fastapi/"),
-    ("  response validation and JSON", "serialize_response (fastapi/"),
-    ("  metrics middleware",
+    ("    query and path parameters", "request_params_to_args (fastapi/"),
+    ("  route matching", "APIRouter.matches (fastapi/"),
+    ("  hop to the thread pool", "run_in_threadpool (starlette/concurrency.py"),
+    ("  response validation and JSON (FastAPI)", "serialize_response (fastapi/"),
+    ("  metrics middleware (all of the above inside it)",
      "ObservabilityMiddleware.__call__ (service/observability/middleware.py"),
+    ("    its own work: metrics and access log",
+     "ObservabilityMiddleware._record (service/observability/middleware.py"),
 )
 
 

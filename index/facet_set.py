@@ -100,6 +100,10 @@ class FacetIndexSet:
         """The track ids held, sorted: (N,) int64."""
         return self._full.ids()
 
+    def held(self, ids: IdsLike) -> np.ndarray:
+        """Which of ``ids`` are held: (M,) bool."""
+        return self._full.held(ids)
+
     @property
     def read_only(self) -> bool:
         return self._full.read_only
@@ -196,6 +200,16 @@ class FacetIndexSet:
         """
         vector: np.ndarray = self._full.reconstruct([track_id])[0]
         return vector
+
+    def get_many(self, track_ids: IdsLike) -> np.ndarray:
+        """The full-space vectors (M, D) of tracks, row m for ``track_ids[m]``.
+
+        Raises:
+            UnknownIds: some ids are not held (all of them are named).
+            ValueError: a negative id.
+        """
+        vectors: np.ndarray = self._full.reconstruct(track_ids)
+        return vectors
 
     def search(
         self,

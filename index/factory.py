@@ -131,9 +131,15 @@ def stored_ids(index: Any) -> np.ndarray:
 
 def search_params(index: Any, sel: Any, nprobe: int, ef_search: int) -> Any:
     """The ``SearchParameters`` subclass this index reads, carrying the selector."""
-    if ivf_of(index) is not None:
+    return params_for_kind(kind_of(index), sel, nprobe, ef_search)
+
+
+def params_for_kind(kind: str, sel: Any, nprobe: int, ef_search: int) -> Any:
+    """:func:`search_params` for an index of a known :func:`kind_of` (finding the kind costs
+    more than the search's own overhead: a failed IVF extraction raises in FAISS)."""
+    if kind == "ivf":
         return faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
-    if hnsw_of(index) is not None:
+    if kind == "hnsw":
         return faiss.SearchParametersHNSW(sel=sel, efSearch=ef_search)
     return faiss.SearchParameters(sel=sel)
 

@@ -29,7 +29,7 @@ from index.factory import (
     kind_of,
     min_train_size,
     mmap_flags,
-    search_params,
+    params_for_kind,
     stored_ids,
     supports_remove,
 )
@@ -99,6 +99,17 @@ class FaissIndex:
     def ids(self) -> np.ndarray:
         """The ids held, sorted: (N,) int64."""
         return self._ids.copy()
+
+    def held(self, ids: IdsLike) -> np.ndarray:
+        """Which of ``ids`` are held: (M,) bool, False for ids that cannot be held (negative);
+        a binary search each."""
+        return self._has(np.asarray(ids, dtype=np.int64).reshape(-1))
+
+    @property
+    def active_kind(self) -> str:
+        """The :func:`~index.factory.kind_of` the index searched now: the factory's once
+        trained, the exact fallback's (``"flat"``) before."""
+        return self.kind if self._trained else "flat"
 
     @property
     def trained(self) -> bool:
@@ -229,9 +240,9 @@ class FaissIndex:
         missing = ids[~self._has(ids)]
         if missing.size:
             raise UnknownIds(missing.tolist())
-        out = np.empty((ids.size, self.dim), dtype=np.float32)
-        for row, track_id in enumerate(ids.tolist()):
-            out[row] = self._index.reconstruct(track_id)
+        if not ids.size:
+            return np.empty((0, self.dim), dtype=np.float32)
+        out: np.ndarray = self._index.reconstruct_batch(ids)  # one call for every id
         return out
 
     def search(
@@ -294,7 +305,7 @@ class FaissIndex:
     def _search_until_full(self, xq: np.ndarray, k: int, selector: Any) -> tuple[Any, Any]:
         nprobe, ef_search = self.nprobe, self.ef_search
         while True:
-            params = search_params(self._index, selector, nprobe, ef_search)
+            params = params_for_kind(self.active_kind, selector, nprobe, ef_search)
             d, i = self._index.search(xq, k, params=params)
             if (i >= 0).sum(axis=1).min() >= k or self._exhaustive(nprobe, ef_search):
                 return d, i

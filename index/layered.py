@@ -74,7 +74,9 @@ class LayeredIndex:
         return track_id in self.delta or self._visible_in_base(np.array([track_id]))[0]
 
     def _visible_in_base(self, ids: np.ndarray) -> np.ndarray:
-        held = np.isin(ids, self.base.ids(), assume_unique=False)
+        held = self.base.held(ids)
+        if not self._tombstones.size:
+            return held
         return held & ~np.isin(ids, self._tombstones)
 
     def ids(self) -> np.ndarray:
@@ -103,14 +105,14 @@ class LayeredIndex:
         """Remove track ids (those not held are ignored); returns how many were removed."""
         ids = np.unique(check_ids(ids))
         visible = self._visible_in_base(ids)
-        in_delta = np.isin(ids, self.delta.ids())
+        in_delta = self.delta.held(ids)
         self.delta.remove(ids)
         self._hide(ids[visible])
         return int((visible | in_delta).sum())
 
     def _hide(self, ids: np.ndarray) -> None:
         """Tombstone the ids that the base holds."""
-        in_base = ids[np.isin(ids, self.base.ids())]
+        in_base = ids[self.base.held(ids)]
         if in_base.size:
             self._tombstones = np.union1d(self._tombstones, in_base)
 
@@ -128,6 +130,22 @@ class LayeredIndex:
         if self._visible_in_base(np.array([track_id]))[0]:
             return self.base.get(track_id)
         raise UnknownIds([int(track_id)])
+
+    def get_many(self, track_ids: IdsLike) -> np.ndarray:
+        """The full-space vectors (M, D) of tracks, row m for ``track_ids[m]``: those in the
+        delta from it, the others from the base (raises as ``FacetIndexSet.get_many``)."""
+        ids = check_ids(track_ids)
+        in_delta = self.delta.held(ids)
+        in_base = ~in_delta & self._visible_in_base(ids)
+        missing = ids[~(in_delta | in_base)]
+        if missing.size:
+            raise UnknownIds(missing.tolist())
+        out = np.empty((ids.size, self.schema.dim), dtype=np.float32)
+        if in_delta.any():
+            out[in_delta] = self.delta.get_many(ids[in_delta])
+        if in_base.any():
+            out[in_base] = self.base.get_many(ids[in_base])
+        return out
 
     def search(
         self,

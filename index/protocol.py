@@ -61,6 +61,10 @@ class VectorIndex(Protocol):
         """(D,) full-space vector of a held track (raises UnknownIds, a KeyError, for an id
         not held; ValueError for a negative one)."""
 
+    def get_many(self, track_ids: IdsLike) -> np.ndarray:
+        """(M, D) full-space vectors of held tracks, row m for ``track_ids[m]``, in one call
+        (raises as :meth:`get` does, naming every id not held)."""
+
     def search(
         self,
         xq: np.ndarray,

@@ -25,6 +25,7 @@ from index import (
 from service import store
 from service.catalog.binding import StoreBinding
 from service.catalog.config import CatalogConfig
+from service.catalog.rows import RowCache
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ class IndexLifecycle:
 
     ``index`` is the index served now (any :class:`~index.VectorIndex`); ``lock`` guards it:
     hold it to read or change the index (FAISS indexes are not safe to read while another
-    thread changes them).
+    thread changes them). ``rows`` holds the track rows and tag scores of answered tracks;
+    the events that change the index also make it forget the tracks they touch (a write
+    made by this process calls ``rows.forget`` itself).
 
     Args:
         binding: the store and the model version row.
@@ -50,6 +53,7 @@ class IndexLifecycle:
         self.mmap = config.mmap
         self.delta_max = config.delta_max
         self.index: VectorIndex = snapshots.new_index()
+        self.rows = RowCache(binding, binding.model.schema.tags)
         self.lock = threading.RLock()
         self._swap_lock = threading.Lock()  # one reload or compaction at a time
         self._compacting: threading.Thread | None = None
@@ -112,6 +116,7 @@ class IndexLifecycle:
             index, seq = self._build_from_store()
             self.snapshots.save(index, seq)
             self.index, self._applied_seq = index, seq
+            self.rows.clear()
         self.reload()  # mmap: serve the mapped snapshot, dropping the private copy
         return len(index)
 
@@ -155,6 +160,7 @@ class IndexLifecycle:
             )
         if changes.to_seq == seq:
             return seq, 0
+        self.rows.forget(changes.remove_ids.tolist())
         index.remove(changes.remove_ids)
         if len(changes.add_ids):
             index.add(changes.add_ids, changes.add_vectors)

@@ -23,6 +23,7 @@ from service.audio_store import AudioNotStored, AudioStore, StoredAudio
 from service.catalog.binding import StoreBinding
 from service.catalog.filters import NO_FILTER, TrackFilter
 from service.catalog.lifecycle import IndexLifecycle
+from service.catalog.rows import TrackRow
 from service.errors import TrackNotFound, UnknownTag
 from service.models import Track
 
@@ -47,7 +48,7 @@ class MatchedRegion:
 
 @dataclass
 class Hit:
-    track: Track
+    track: Track | TrackRow
     score: float
     facets: dict[str, float]
     match: fingerprints.RecordingMatch | None = None  # the query was cut from this track
@@ -151,9 +152,9 @@ class Queries:
         return found, content_hash
 
     def tag_scores(self, track_ids: list[int], tags: list[str]) -> dict[int, dict[str, float]]:
-        with self.binding.session() as session:
-            return store.tag_scores_for(session, track_ids=track_ids, tags=tags,
-                                        model_version_id=self.binding.model_version_id)
+        """{id: {tag: score}} of ``tags`` for those of ``track_ids`` that have scores (from
+        the row cache, see service/catalog/rows.py)."""
+        return self.indexes.rows.tag_scores(track_ids, tags)
 
     def vector_of(self, track_id: int) -> np.ndarray:
         """A track's full-space vector (raises TrackNotFound)."""
@@ -190,27 +191,26 @@ class Queries:
         weights = parse_weights(facet, self.schema)
         indexes = self.indexes
         indexes.sync()
-        with self.binding.session() as session:
-            allow, exclude = self.filter_ids(session, filters)
-            with indexes.lock:
-                if allow is not None and not allow:
-                    return weights, []
-                D, I = indexes.index.search(
-                    query[None, :].astype(np.float32), k, weights=weights, allow_ids=allow,
-                    exclude_ids=exclude,
-                )
-                found = {int(i): float(d) for i, d in zip(I[0], D[0], strict=True) if i >= 0}
-                pinned = {
-                    m.track_id: m
-                    for m in matches
-                    if m.track_id not in exclude
-                    and (allow is None or m.track_id in allow)
-                    and m.track_id in indexes.index
-                }
-                ids = [*pinned, *(i for i in found if i not in pinned)][:k]
-                vectors = np.stack([indexes.index.get(i) for i in ids]) if ids else None
-            scores = self._scores(ids, found, query, vectors, weights)
-            hits = self._hits(session, ids, scores, query, vectors)
+        allow, exclude = self.allowed(filters)
+        with indexes.lock:
+            if allow is not None and not allow:
+                return weights, []
+            D, I = indexes.index.search(
+                query[None, :].astype(np.float32), k, weights=weights, allow_ids=allow,
+                exclude_ids=exclude,
+            )
+            found = {int(i): float(d) for i, d in zip(I[0], D[0], strict=True) if i >= 0}
+            pinned = {
+                m.track_id: m
+                for m in matches
+                if m.track_id not in exclude
+                and (allow is None or m.track_id in allow)
+                and m.track_id in indexes.index
+            }
+            ids = [*pinned, *(i for i in found if i not in pinned)][:k]
+            vectors = indexes.index.get_many(ids) if ids else None
+        scores = self._scores(ids, found, query, vectors, weights)
+        hits = self._hits(ids, scores, query, vectors)
         for hit in hits:
             hit.match = pinned.get(hit.track.id)
         return weights, hits
@@ -234,18 +234,25 @@ class Queries:
         query, facet_weights = weighted_tag_query(weights, self.model.tag_proxies, self.schema)
         indexes = self.indexes
         indexes.sync()
-        with self.binding.session() as session:
-            allow, exclude = self.filter_ids(session, filters)
-            if allow is not None and not allow:
-                return []
-            with indexes.lock:
-                D, I = indexes.index.search(query[None, :], k, weights=facet_weights,
-                                            allow_ids=allow, exclude_ids=exclude)
-                ids = [int(i) for i in I[0] if i >= 0]
-                vectors = np.stack([indexes.index.get(i) for i in ids]) if ids else None
-            return self._hits(session, ids, D[0][: len(ids)], query, vectors)
+        allow, exclude = self.allowed(filters)
+        if allow is not None and not allow:
+            return []
+        with indexes.lock:
+            D, I = indexes.index.search(query[None, :], k, weights=facet_weights,
+                                        allow_ids=allow, exclude_ids=exclude)
+            ids = [int(i) for i in I[0] if i >= 0]
+            vectors = indexes.index.get_many(ids) if ids else None
+        return self._hits(ids, D[0][: len(ids)], query, vectors)
 
     # --- helpers --------------------------------------------------------------------------
+    def allowed(self, filters: TrackFilter) -> tuple[set[int] | None, set[int]]:
+        """:meth:`filter_ids` in a session of its own, opened only when a filter reads the
+        store (exclusions by id alone need none)."""
+        if not (filters.exclude_artist or filters.on_metadata or filters.tags):
+            return None, {int(i) for i in filters.exclude_ids}
+        with self.binding.session() as session:
+            return self.filter_ids(session, filters)
+
     def filter_ids(
         self, session: Session, filters: TrackFilter
     ) -> tuple[set[int] | None, set[int]]:
@@ -303,7 +310,6 @@ class Queries:
 
     def _hits(
         self,
-        session: Session,
         ids: list[int],
         scores: np.ndarray,
         query: np.ndarray,
@@ -311,7 +317,7 @@ class Queries:
     ) -> list[Hit]:
         if not ids or vectors is None:
             return []
-        tracks = {t.id: t for t in store.tracks_by_ids(session, track_ids=ids)}
+        tracks = self.indexes.rows.rows(ids)
         cos = facet_cosines(query, vectors, self.schema)
         names = self.schema.facet_names
         hits = []

@@ -306,6 +306,7 @@ class Recordings:
                 reembedded = False
             if created or reembedded:
                 self.indexes.index.add(np.array([track.id], dtype=np.int64), emb.vector[None, :])
+                self.indexes.rows.forget([track.id])
             self._count("added" if created or reembedded else "duplicate")
             return IngestOutcome(track=track, created=created, reembedded=reembedded)
 
@@ -336,6 +337,7 @@ class Recordings:
             content_hash = store.get_track(session, track_id=track_id).content_hash
             store.delete_track(session, track_id=track_id)
             self.indexes.index.remove(np.array([track_id], dtype=np.int64))
+            self.indexes.rows.forget([track_id])
         if self.audio is not None:
             self.audio.remove(content_hash)
 

@@ -87,6 +87,28 @@ def test_verdict_checks_each_target():
     assert lines[4] == "s: 2 errors in all levels: missed (target: zero)"
 
 
+def test_get_verdict_compares_with_the_one_thread_baseline():
+    sim, tag = "GET /similar/{id}", "GET /search?tag=jazz"
+    rows = [_row(api_load.DEMO, sim, 1, 0.5, 1800, cpu=0.5),
+            _row(api_load.DEMO, sim, 4, 2.0, 2000, cpu=0.4),
+            _row("musicprism 2 workers", sim, 1, 1.5, 700, cpu=0.7),
+            _row("musicprism 2 workers", sim, 4, 3.0, 1600, cpu=0.8),
+            _row("musicprism 2 workers", tag, 1, 2.5, 500, cpu=1.0)]
+    lines = api_load.get_verdict(rows)
+    assert lines[0] == (
+        "musicprism 2 workers, GET /similar/{id}: server CPU per request 0.70 ms vs 0.50 ms "
+        "(1.40x) at 1 client, 0.80 ms vs 0.40 ms (2.00x) at 4 clients against the one-thread "
+        "baseline's GET /similar/{id}; <= 1.5x: missed (worst 2.00x)")
+    assert lines[1] == ("musicprism 2 workers, GET /similar/{id}: p50 1.50 ms at 1 client vs "
+                        "<= 2 ms: met")
+    assert lines[2] == ("musicprism 2 workers, GET /similar/{id}: 1,600 req/s at best (4 clients) "
+                        "vs >= 1,500: met (1.07x the target)")
+    assert lines[3].endswith("(2.00x) at 1 client against the one-thread baseline's "
+                             "GET /similar/{id}; <= 1.5x: missed (worst 2.00x)")
+    assert lines[4].endswith("p50 2.50 ms at 1 client vs <= 2 ms: missed")
+    assert api_load.get_verdict([r for r in rows if r["server"] != api_load.DEMO]) == []
+
+
 def test_pyspy_inclusive_shares():
     raw = ["a (m.py:1);b (m.py:2);c (n.py:3) 6", "a (m.py:1);d (n.py:9) 3", "",
            "a (m.py:1);b (m.py:2);b (m.py:5) 1"]

@@ -77,6 +77,18 @@ def test_get_returns_the_latest_vector(build: Build, cat: Catalogue, tmp_path: P
         index.get(-1)
 
 
+def test_get_many_equals_get_row_by_row(build: Build, cat: Catalogue, tmp_path: Path) -> None:
+    index = build(cat, tmp_path)
+    ids = [int(cat.ids[row]) for row in (N - 1, 0, N // 2, 5, 0)]  # any order, repeats
+    np.testing.assert_array_equal(index.get_many(ids), np.stack([index.get(i) for i in ids]))
+    assert index.get_many([]).shape == (0, cat.schema.dim)
+    with pytest.raises(UnknownIds) as missing:
+        index.get_many([ids[0], 10**9, 10**9 + 1])
+    assert sorted(missing.value.ids) == [10**9, 10**9 + 1]
+    with pytest.raises(ValueError, match=">= 0"):
+        index.get_many([-1])
+
+
 @pytest.mark.parametrize("weights", [None, "first", "mix"])
 def test_search_equals_brute_force(build: Build, cat: Catalogue, tmp_path: Path,
                                    weights: str | None) -> None:

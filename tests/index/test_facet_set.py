@@ -173,3 +173,12 @@ def test_read_only_set_refuses_writes(four, tmp_path):
     with pytest.raises(IndexReadOnly, match="cannot save"):
         loaded.save(tmp_path, {})
     assert len(loaded) == len(index_set)
+
+
+def test_held_is_membership_of_each_id(four):
+    *_, index = four
+    ids = index.ids()
+    asked = [int(ids[3]), -1, int(ids.max()) + 1, int(ids[0]), int(ids[3])]
+    assert index.held(asked).tolist() == [i in index for i in asked] == [
+        True, False, False, True, True]
+    assert index.held([]).shape == (0,)

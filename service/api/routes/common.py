@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import HTTPException, Path
-from pydantic import Field
+from fastapi import HTTPException, Path, Response
+from pydantic import BaseModel, Field
 
 from layout.schema import ConceptSchema
 from service.api.numbers import Int
 from service.catalog import Hit
+from service.catalog.rows import TrackRow
 from service.models import Track
 from service.schemas import (
     MatchedRegionInfo,
@@ -41,13 +42,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def json_response(body: BaseModel) -> Response:
+    """``body`` as the JSON FastAPI sends for a route whose ``response_model`` is its type:
+    the same bytes (pydantic's JSON serialiser, by alias), made once, in the handler's thread.
+    Given the model itself, FastAPI would validate it against its own type again, in a second
+    trip to the thread pool, before serialising it. The route keeps declaring
+    ``response_model``, so the OpenAPI schema is unchanged."""
+    return Response(body.model_dump_json(by_alias=True), media_type="application/json")
+
+
 def check_k(k: int, settings: Settings) -> int:
     if not 1 <= k <= settings.max_k:
         raise HTTPException(422, f"k must be between 1 and {settings.max_k}, got {k}")
     return k
 
 
-def summary(track: Track) -> TrackSummary:
+def summary(track: Track | TrackRow) -> TrackSummary:
     return TrackSummary(
         id=track.id,
         external_id=track.external_id,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from layout.text_query import TextQueryError, TextReading, read_text
 from service.api.access import GatedRoute
 from service.api.deps import ModelDep, QueriesDep, SettingsDep
 from service.api.filters import QueryMetadataFilters
 from service.api.numbers import Int
-from service.api.routes.common import ERRORS, check_k, summary
+from service.api.routes.common import ERRORS, check_k, json_response, summary
 from service.catalog import NO_FILTER
 from service.schemas import (
     FacetInfo,
@@ -40,7 +40,7 @@ def search(
     )] = None,
     k: Int = 10,
     filters: QueryMetadataFilters = NO_FILTER,
-) -> SearchResponse:
+) -> Response:
     """Tracks ranked by tags (nearest to the tags' proxies in their facets): given by name
     (``tag=``), or read from free text (``q=``, see docs/api.md "Text search")."""
     check_k(k, settings)
@@ -61,7 +61,7 @@ def search(
         raise HTTPException(422, _unread(reading))
     hits = queries.search_weighted(weights, k=k, filters=filters)
     scores = queries.tag_scores([h.track.id for h in hits], list(weights))
-    return SearchResponse(
+    return json_response(SearchResponse(
         tags=list(weights),
         tag_weights=weights,
         k=k,
@@ -78,7 +78,7 @@ def search(
             )
             for h in hits
         ],
-    )
+    ))
 
 
 def _unread(reading: TextReading) -> str:

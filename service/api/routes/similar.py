@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from service.api import examples
 from service.api.access import GatedRoute
@@ -15,6 +15,7 @@ from service.api.routes.common import (
     ERRORS,
     TrackId,
     check_k,
+    json_response,
     predicted_tags,
     results,
 )
@@ -50,7 +51,7 @@ def similar_to_clip(
     filters: FormFilters = NO_FILTER,
     identify: Annotated[bool, Form(description=IDENTIFY_HELP)] = True,
     regions: Annotated[bool, Form(description=REGIONS_HELP)] = False,
-) -> SimilarResponse:
+) -> Response:
     """Catalogue tracks that sound like the uploaded clip (optionally a part of it).
 
     A catalogue recording the clip is cut from (found by its audio fingerprint) comes first,
@@ -75,7 +76,9 @@ def similar_to_clip(
     query = QueryInfo(
         duration=round(decoded.duration, 3), tags=predicted_tags(queries.schema, emb.tag_probs)
     )
-    return SimilarResponse(facet_weights=weights, k=k, query=query, results=results(hits))
+    return json_response(
+        SimilarResponse(facet_weights=weights, k=k, query=query, results=results(hits))
+    )
 
 
 @router.get("/similar/{track_id}", response_model=SimilarResponse,
@@ -88,7 +91,7 @@ def similar_to_track(
     k: Int = 10,
     filters: QueryFilters = NO_FILTER,
     regions: Annotated[bool, Query(description=REGIONS_HELP)] = False,
-) -> SimilarResponse:
+) -> Response:
     """Tracks like this one, in one facet or a weighted mix; the track itself is excluded."""
     check_k(k, settings)
     vector = queries.vector_of(track_id)
@@ -102,6 +105,6 @@ def similar_to_track(
         seed = queries.windows_of(track_id)
         queries.add_regions(hits, seed.windows, query_hop=seed.hop_seconds,
                             query_window=seed.window_seconds, weights=weights)
-    return SimilarResponse(
+    return json_response(SimilarResponse(
         facet_weights=weights, k=k, query=QueryInfo(track_id=track_id), results=results(hits)
-    )
+    ))
