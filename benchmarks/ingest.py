@@ -128,6 +128,23 @@ def stage(files: list[Path], root: Path, dest: Path) -> Path:
     return dest
 
 
+def on_real_files(real: Path, tracks: int | None, prefix: str,
+                  run: Callable[[Path], list[dict[str, Any]]]) -> dict[str, Any]:
+    """``run`` over a staged copy of ``tracks`` recordings picked from ``real``: its rows and
+    what the results files say of the files (count, size, hours, formats)."""
+    files = pick(real, tracks)
+    if not files:
+        raise SystemExit(f"no audio under {real}: run `musicprism dataset real` first")
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        rows = run(stage(files, real, Path(tmp)))
+    return {
+        "rows": rows, "files": len(files), "source": str(real),
+        "mib": sum(f.stat().st_size for f in files) / 2**20,
+        "audio_h": rows[0]["audio_s"] / 3600,
+        "formats": ", ".join(sorted({f.suffix.lstrip('.') for f in files})),
+    }
+
+
 def postgres_schema_url(base: str, schema: str) -> str:
     """``base`` with connections confined to ``schema`` (``search_path``); commits stay
     synchronous, as in a deployment."""
@@ -375,21 +392,15 @@ def main(argv: list[str] | None = None) -> int:
     command = command_line("benchmarks.ingest", argv)
     meta = meta_block(command)
     meta["note"] = args.note
-    files = pick(args.real, args.tracks or (20 if args.quick else None))
-    if not files:
-        raise SystemExit(f"no audio under {args.real}: run `musicprism dataset real` first")
-    with tempfile.TemporaryDirectory(prefix="mp-ingest-src-") as tmp:
-        folder = stage(files, args.real, Path(tmp))
-        rows = run_backends(folder, args.postgres or None, args.processes)
     results = {
-        "meta": finish_meta(meta), "rows": rows, "files": len(files), "source": str(args.real),
-        "mib": sum(f.stat().st_size for f in files) / 2**20,
-        "audio_h": rows[0]["audio_s"] / 3600,
-        "formats": ", ".join(sorted({f.suffix.lstrip('.') for f in files})),
+        "meta": finish_meta(meta),
+        **on_real_files(args.real, args.tracks or (20 if args.quick else None), "mp-ingest-src-",
+                        lambda folder: run_backends(folder, args.postgres or None,
+                                                    args.processes)),
         "quick": args.quick, "processes": args.processes,
     }
     write_results(args.out, results, report(results))
-    for r in rows:
+    for r in results["rows"]:
         logger.info("%s: %.1f tracks/min, %.0f h of audio per hour", r["backend"],
                     r["tracks_per_min"], r["audio_h_per_wall_h"])
     return 0

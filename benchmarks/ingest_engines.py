@@ -35,9 +35,8 @@ from benchmarks.common import (
 from benchmarks.ingest import (
     DEFAULT_POSTGRES,
     ROOT,
-    pick,
+    on_real_files,
     postgres_schema_url,
-    stage,
     stored_audio_s,
 )
 
@@ -170,21 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     meta = meta_block(command_line("benchmarks.ingest_engines", argv))
     meta["note"] = args.note
-    files = pick(args.real, args.tracks)
-    if not files:
-        raise SystemExit(f"no audio under {args.real}: run `musicprism dataset real` first")
-    with tempfile.TemporaryDirectory(prefix="mp-engines-src-") as tmp:
-        folder = stage(files, args.real, Path(tmp))
-        rows = run_all(folder, args.postgres or None, args.workers)
     results = {
-        "meta": finish_meta(meta), "rows": rows, "files": len(files), "source": str(args.real),
-        "mib": sum(f.stat().st_size for f in files) / 2**20,
-        "audio_h": rows[0]["audio_s"] / 3600,
-        "formats": ", ".join(sorted({f.suffix.lstrip('.') for f in files})),
+        "meta": finish_meta(meta),
+        **on_real_files(args.real, args.tracks, "mp-engines-src-",
+                        lambda folder: run_all(folder, args.postgres or None, args.workers)),
         "workers": args.workers,
     }
     write_results(args.out, results, report(results))
-    for r in rows:
+    for r in results["rows"]:
         logger.info("%s, %s: %.1f tracks/min, %.0f x real time", r["engine"], r["backend"],
                     r["tracks_per_min"], r["audio_h_per_wall_h"])
     return 0

@@ -75,8 +75,7 @@ def fingerprint_catalogue(data_dir: Path, tracks: int) -> dict[str, Any]:
             rows = session.execute(select(func.count()).select_from(fingerprint_hashes)
                                    ).scalar_one()
         return {"tracks": len(ids), "fingerprinted": tracks_fp, "audio_hours": seconds / 3600,
-                "hash_rows": rows, "fill_seconds": round(time.perf_counter() - started, 1),
-                "ids": ids.tolist()}
+                "hash_rows": rows, "fill_seconds": round(time.perf_counter() - started, 1)}
     finally:
         catalog.close()
 
@@ -227,8 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     source = _source(0)
     known = source[RATE * 12: RATE * 22]  # 10 s of the first track, from 12 s
     unknown = synth_music(10.0, RATE, seed=99).astype(np.float32)
-    result = {"machine": machine_info(), "catalogue": {k: v for k, v in catalogue.items()
-                                                       if k != "ids"},
+    result = {"machine": machine_info(), "catalogue": catalogue,
               "stages": stages(args.data_dir, args.n, {"known": known, "unknown": unknown}),
               "batching": embedding_batches(args.batch, args.n)}
     print(report(result))  # noqa: T201
